@@ -1,0 +1,22 @@
+"""Run-time context handed to every node (LangGraph `Runtime.context`): what a node
+needs but must not checkpoint: settings, the space, the journal, the role models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from agents.structured import Asker
+from memory.journal import Journal
+from settings import Settings
+from spaces.base import SearchSpace
+
+
+@dataclass
+class RunContext:
+    settings: Settings
+    space: SearchSpace
+    journal: Journal
+    askers: dict[str, Asker] = field(default_factory=dict)
+    run_id: str = ""
+    result_path: Path | None = None  # where `finish` writes result.json

@@ -1,0 +1,49 @@
+"""The final summary of a run (`result.json`), built from the state and the journal."""
+
+from __future__ import annotations
+
+from graphs.context import RunContext
+from graphs.state import SearchState
+
+
+def summarise(state: SearchState, ctx: RunContext) -> dict:
+    settings = ctx.settings
+    best = state.best()
+    llm_trials = [t for t in state.trials if t.source == "llm"]
+    events = list(ctx.journal.events())
+    result = {
+        "run_id": ctx.run_id,
+        "graph": settings.graph,
+        "space": settings.space,
+        "dataset": settings.dataset,
+        "seed": settings.seed,
+        "budget": settings.budget,
+        "evaluations": state.evaluations,
+        "proposals": {
+            "total": len(state.trials),
+            "llm": len(llm_trials),
+            "llm_accepted": sum(t.accepted for t in llm_trials),
+            "fallback": state.fallbacks,
+            "unparseable_llm_answers": state.parse_failures,
+            "rejected_by_critic": sum(not t.accepted for t in state.trials),
+        },
+        "best": None,
+        "archive_size": len(state.archive.elites),
+        "usage": {role: usage.model_dump() for role, usage in state.usage.items()},
+        "models": {role: settings.models.for_role(role).label() for role in state.usage},
+        "best_so_far": _best_so_far(state),
+        "stop_reason": state.stop_reason or "budget reached",
+        "wall_seconds": round(events[-1].ts - events[0].ts, 2) if events else 0.0,
+    }
+    if best is not None:
+        report = ctx.space.final_report(best.arch, settings.dataset)
+        result["best"] = {**report.model_dump(), "step": best.step, "source": best.source}
+    return result
+
+
+def _best_so_far(state: SearchState) -> list[float]:
+    curve, best = [], float("-inf")
+    for trial in state.evaluated():
+        best = max(best, trial.val_acc)
+        curve.append(best)
+    return curve

@@ -1,0 +1,74 @@
+"""The run's append-only event journal (`runs/<id>/events.jsonl`).
+
+Every prompt, LLM answer, tool call, critic verdict, evaluation and fallback
+is one JSON line with its role, model, tokens and timestamp.  Conversational
+inspection reads this file, so it must be complete; it is also how nodes stay
+idempotent on resume: an evaluation already journaled for a step is reused,
+not repeated (LangGraph re-runs the interrupted node).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+from pydantic import BaseModel, Field
+
+EventKind = Literal["run", "prompt", "answer", "parse_error", "tool_call", "critic", "evaluation",
+                    "fallback", "archive", "result", "error"]
+
+
+class Event(BaseModel):
+    seq: int
+    ts: float = Field(default_factory=time.time)
+    step: int
+    kind: EventKind
+    role: str | None = None
+    model: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    data: dict[str, Any] = {}
+
+
+class Journal:
+    """Append-only JSONL; each write is flushed and fsynced so a kill -9 loses nothing written."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._seq = sum(1 for _ in self.events()) if path.exists() else 0
+
+    def append(self, step: int, kind: EventKind, **fields: Any) -> Event:
+        event = Event(seq=self._seq, step=step, kind=kind, **fields)
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(event.model_dump_json() + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self._seq += 1
+        return event
+
+    def events(self) -> Iterator[Event]:
+        if not self.path.exists():
+            return
+        with self.path.open(encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    try:
+                        yield Event.model_validate_json(line)
+                    except ValueError:  # a line cut by a crash mid-write: skip it, keep the rest
+                        continue
+
+    def find(self, kind: EventKind, step: int) -> Event | None:
+        """The last event of this kind at this step (for idempotent nodes)."""
+        found = None
+        for event in self.events():
+            if event.kind == kind and event.step == step:
+                found = event
+        return found
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True, default=str)

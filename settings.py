@@ -1,0 +1,132 @@
+"""All run-time configuration in one typed model.
+
+Sources, lowest to highest priority: defaults, a TOML file (`archagents.toml`
+in the working directory or `--config FILE`), environment variables
+(`ARCHAGENTS_BUDGET=20`, `ARCHAGENTS_MODELS__DESIGNER__MODEL=...`), CLI flags.
+
+Each agent role has its own model (the open_deep_research pattern: one field
+per role, one factory builds them all, see agents/llm.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from errors import UserError
+
+Role = Literal["designer", "critic", "learner"]
+ROLES: tuple[Role, ...] = ("designer", "critic", "learner")
+Provider = Literal["embedded", "openai", "openai-compatible", "hf"]
+PROVIDERS: tuple[str, ...] = ("embedded", "openai", "openai-compatible", "hf")
+EMBEDDED_MODEL = "smollm2-135m"
+
+
+class ModelSpec(BaseModel):
+    """Which chat model serves one role."""
+
+    provider: Provider = "embedded"
+    model: str = EMBEDDED_MODEL
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the key")
+    max_tokens: int = Field(384, gt=0)
+
+    @classmethod
+    def parse(cls, text: str) -> "ModelSpec":
+        """`embedded`, `openai:gpt-4o-mini`, `openai-compatible:qwen2.5@http://host:8000/v1`, `hf:ID_OR_PATH`."""
+        provider, _, rest = text.strip().partition(":")
+        if provider not in PROVIDERS:
+            raise UserError(f"unknown provider {provider!r} in {text!r}; choose one of {', '.join(PROVIDERS)}")
+        if provider == "embedded":
+            return cls(provider="embedded", model=rest or EMBEDDED_MODEL)
+        model, _, base_url = rest.partition("@")
+        if not model:
+            raise UserError(f"missing model name in {text!r}; write PROVIDER:MODEL, e.g. openai:gpt-4o-mini")
+        if provider == "openai-compatible" and not base_url:
+            raise UserError(f"openai-compatible needs an endpoint: {provider}:{model}@http://HOST:PORT/v1")
+        return cls(provider=provider, model=model, base_url=base_url or None)
+
+    def label(self) -> str:
+        return f"{self.provider}:{self.model}" + (f"@{self.base_url}" if self.base_url else "")
+
+
+class Models(BaseModel):
+    designer: ModelSpec = ModelSpec()
+    critic: ModelSpec = ModelSpec()
+    learner: ModelSpec = ModelSpec()
+
+    def for_role(self, role: Role) -> ModelSpec:
+        return getattr(self, role)
+
+
+def apply_model_flags(models: Models, flags: list[str]) -> Models:
+    """Apply repeated `ROLE=PROVIDER:MODEL` flags; `all=` sets every role."""
+    updated = models.model_copy(deep=True)
+    for flag in flags:
+        role, sep, spec = flag.partition("=")
+        if not sep or not spec:
+            raise UserError(f"malformed --model {flag!r}; write ROLE=PROVIDER:MODEL, e.g. designer=openai:gpt-4o-mini")
+        if role not in (*ROLES, "all"):
+            raise UserError(f"unknown role {role!r} in --model {flag!r}; choose one of {', '.join(ROLES)}, all")
+        parsed = ModelSpec.parse(spec)
+        for r in ROLES if role == "all" else (role,):
+            setattr(updated, r, parsed)
+    return updated
+
+
+class Settings(BaseSettings):
+    """One search run.  Defaults reproduce GENIUS on NB201 CIFAR-10 (seed 002, section 4.3)."""
+
+    model_config = SettingsConfigDict(env_prefix="ARCHAGENTS_", env_nested_delimiter="__", extra="forbid",
+                                      toml_file="archagents.toml")
+
+    graph: str = Field("genius", description="graph variant (graphs.REGISTRY)")
+    space: str = Field("nb201", description="search space (spaces.REGISTRY)")
+    dataset: str = "cifar10"
+    budget: int = Field(10, gt=0, description="architectures evaluated (GENIUS: 10 iterations)")
+    seed: int = 0
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="designer temperature (GENIUS: 0)")
+    critic: Literal["off", "rules", "llm"] = Field(
+        "rules", description="off: evaluate everything; rules: reject duplicates/isomorphs/constraint breaks; "
+        "llm: rules, then the critic model reviews what passes")
+    max_flops_m: float | None = Field(None, gt=0, description="reject cells above this many MFLOPs")
+    max_params_m: float | None = Field(None, gt=0, description="reject cells above this many M params")
+    max_rejections: int = Field(
+        3, ge=1, description="consecutive rejected LLM proposals before a seeded mutation of the best cell is used")
+    runs_dir: Path = Path("runs")
+    models: Models = Models()
+
+    @field_validator("graph", "space", "dataset")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource):
+        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
+
+
+def load_settings(config: Path | None = None, model_flags: list[str] | None = None, **overrides) -> Settings:
+    """Resolve settings from file, environment and flags; user mistakes become UserError."""
+    if config is not None and not config.is_file():
+        raise UserError(f"config file not found: {config}")
+    # The TOML path is class configuration in pydantic-settings; a subclass carries a per-call path.
+    cls = Settings if config is None else type("Settings", (Settings,), {
+        "model_config": {**Settings.model_config, "toml_file": config}})
+    try:
+        settings = cls(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise UserError(f"invalid {where}: {first['msg']}") from None
+    except ValueError as err:  # a malformed TOML file
+        raise UserError(f"cannot read config {config or 'archagents.toml'}: {err}") from None
+    if model_flags:
+        settings.models = apply_model_flags(settings.models, model_flags)
+    return settings
+

@@ -1,0 +1,79 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import cli
+import graphs.run
+from agents.structured import Asker
+from tests.fakes import Scripted, cell
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["search", "--graph", "nope"], "unknown graph 'nope'"),
+    (["search", "--space", "nb999"], "unknown space"),
+    (["search", "--dataset", "mnist"], "unknown dataset"),
+    (["search", "--budget", "abc"], "--budget"),
+    (["search", "--budget", "0"], "budget"),
+    (["search", "--model", "designer"], "malformed --model"),
+    (["search", "--model", "designer=vertex:x"], "unknown provider"),
+    (["search", "--model", "designer=openai:gpt-4o-mini"], "OPENAI_API_KEY"),
+    (["search", "--critic", "maybe"], "critic"),
+    (["search", "--resume", "no-such-run"], "no run"),
+    (["search", "--config", "/no/such.toml"], "config file not found"),
+    (["frobnicate"], "No such command"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+    done = run_cli(*args, "--runs-dir", str(tmp_path)) if args[0] == "search" else run_cli(*args)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], done.stderr
+    assert not list(tmp_path.iterdir())  # nothing half-created
+
+
+def test_help_teaches_the_options():
+    done = run_cli("search", "--help")
+    assert done.returncode == 0
+    for option in ("--graph", "--budget", "--model", "--resume", "openai-compatible"):
+        assert option in done.stdout
+
+
+def test_search_prints_summary_and_saves_result(tmp_path, monkeypatch):
+    model = Scripted(answers=[cell("nor_conv_3x3", "nor_conv_3x3", "nor_conv_3x3", "skip_connect", "nor_conv_3x3",
+                                   "nor_conv_3x3"), cell(*["nor_conv_1x1"] * 6)])
+    monkeypatch.setattr(graphs.run, "make_askers",
+                        lambda settings: {"designer": Asker(role="designer", label="scripted", model=model)})
+    result = CliRunner().invoke(cli.app, ["search", "--budget", "2", "--runs-dir", str(tmp_path), "--seed", "5"])
+    assert result.exit_code == 0, result.output
+    assert "test acc" in result.output and "rank" in result.output
+    (run_dir,) = tmp_path.iterdir()
+    saved = json.loads((run_dir / "result.json").read_text())
+    assert saved["seed"] == 5 and saved["evaluations"] == 2
+    assert {p.name for p in run_dir.iterdir()} >= {"config.json", "events.jsonl", "checkpoints.sqlite", "result.json"}
+    again = CliRunner().invoke(cli.app, ["search", "--resume", run_dir.name, "--runs-dir", str(tmp_path)])
+    assert again.exit_code == 0 and "resuming" in again.output
+
+
+@pytest.mark.slow
+def test_real_embedded_model_runs_a_short_search(tmp_path):
+    """The README's default, for real: SmolLM2-135M via llama.cpp, no key, no network."""
+    done = run_cli("search", "--budget", "3", "--runs-dir", str(tmp_path), "--quiet")
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = tmp_path.iterdir()
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["evaluations"] == 3
+    usage = result["usage"]["designer"]
+    assert usage["calls"] >= 1 and usage["tokens_in"] > 0 and usage["tokens_out"] > 0
+    assert result["models"]["designer"] == "embedded:smollm2-135m"
+    answers = [json.loads(line) for line in (run_dir / "events.jsonl").open() if '"kind":"answer"' in line]
+    assert answers and all(a["data"]["parsed"] is not None for a in answers)  # constrained decoding always parses
