@@ -77,3 +77,31 @@ def test_real_embedded_model_runs_a_short_search(tmp_path):
     assert result["models"]["designer"] == "embedded:smollm2-135m"
     answers = [json.loads(line) for line in (run_dir / "events.jsonl").open() if '"kind":"answer"' in line]
     assert answers and all(a["data"]["parsed"] is not None for a in answers)  # constrained decoding always parses
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_repeats_no_evaluation(tmp_path):
+    """A real crash: the CLI process is killed with SIGKILL mid-search, then resumed."""
+    import os
+    import signal
+    import time
+
+    process = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "search", "--budget", "5", "--runs-dir",
+                                str(tmp_path), "--quiet", "--max-rejections", "1"], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    evaluations = 0
+    while time.time() < deadline and evaluations < 2:
+        time.sleep(0.5)
+        logs = list(tmp_path.glob("*/events.jsonl"))
+        evaluations = sum('"kind":"evaluation"' in line for line in logs[0].open()) if logs else 0
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert evaluations >= 2, "the search did not get far enough before the deadline"
+    (run_dir,) = tmp_path.iterdir()
+    assert not (run_dir / "result.json").exists()
+    done = run_cli("search", "--resume", run_dir.name, "--runs-dir", str(tmp_path), "--quiet")
+    assert done.returncode == 0, done.stderr
+    steps = [json.loads(line)["step"] for line in (run_dir / "events.jsonl").open() if '"kind":"evaluation"' in line]
+    assert len(steps) == len(set(steps)) == 5
+    assert json.loads((run_dir / "result.json").read_text())["evaluations"] == 5
