@@ -83,8 +83,9 @@ def search(
             with live_progress(console, settings.budget) as on_state:
                 result = execute(run, on_state=on_state)
     except KeyboardInterrupt:
-        console.print(f"\ninterrupted; nothing is lost. Continue with: python cli.py search --resume {run.id}"
-                      + (f" --runs-dir {settings.runs_dir}" if settings.runs_dir != Path("runs") else ""))
+        where = f" --runs-dir {settings.runs_dir}" if settings.runs_dir != Path("runs") else ""
+        print(f"\ninterrupted; nothing is lost. Continue with: python cli.py search --resume {run.id}{where}",
+              file=sys.stderr)
         raise typer.Exit(130)
     from render import summary_table
 

@@ -40,6 +40,9 @@ REJECTED = """\
 This architecture was not evaluated: {verdict} Propose a different architecture that has not been \
 tried, and explain briefly why it should beat the best so far."""
 
+OTHER = """\
+We also evaluated {architecture} (a mutation of the best cell, not your proposal): {acc:.2f}%."""
+
 EARLIER = """\
 Earlier experiments not shown below, best first (validation accuracy):
 {lines}"""
@@ -83,10 +86,21 @@ def conversation(space: SearchSpace, dataset: str, trials: list[Trial]) -> list[
                           for t in sorted(older, key=lambda t: -t.val_acc)[:10])
         messages.append(HumanMessage(EARLIER.format(lines=lines)))
     for trial in recent:
-        messages += [_as_answer(space, trial), HumanMessage(FEEDBACK.format(acc=trial.val_acc))]
+        if trial.source == "llm":
+            messages += [_as_answer(space, trial), HumanMessage(FEEDBACK.format(acc=trial.val_acc))]
+        else:  # not the model's words: reported as a result, never put in its mouth
+            _tell(messages, OTHER.format(architecture=json.dumps(space.to_proposal(trial.arch)), acc=trial.val_acc))
     if trials and not trials[-1].accepted:
         messages += [_as_answer(space, trials[-1]), HumanMessage(REJECTED.format(verdict=trials[-1].verdict))]
     return messages
+
+
+def _tell(messages: list[BaseMessage], text: str) -> None:
+    """Add user text, merged into the last user turn so turns keep alternating."""
+    if isinstance(messages[-1], HumanMessage):
+        messages[-1] = HumanMessage(f"{messages[-1].content}\n\n{text}")
+    else:
+        messages.append(HumanMessage(text))
 
 
 def _as_answer(space: SearchSpace, trial: Trial) -> AIMessage:

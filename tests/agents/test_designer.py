@@ -27,6 +27,15 @@ def test_feedback_carries_accuracy_and_rationale_history():
     assert "not evaluated: it is identical." in messages[-1].content
 
 
+def test_fallback_results_are_reported_not_attributed_to_the_model():
+    trials = [Trial(step=1, arch=A, source="llm", rationale="mine", evaluation=SPACE.evaluate(A, "cifar10")),
+              Trial(step=2, arch=B, source="fallback", rationale="seeded mutation", evaluation=SPACE.evaluate(B, "cifar10"))]
+    messages = designer.conversation(SPACE, "cifar10", trials)
+    assert sum(isinstance(m, AIMessage) for m in messages) == 1
+    assert "not your proposal" in messages[-1].content and "91.55%" in messages[-1].content
+    assert "seeded mutation" not in " ".join(str(m.content) for m in messages)
+
+
 def test_old_exchanges_are_summarised():
     trials = [Trial(step=i, arch=SPACE.arch_at(i), source="llm", evaluation=SPACE.evaluate(SPACE.arch_at(i), "cifar10"))
               for i in range(designer.WINDOW + 5)]
