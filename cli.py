@@ -35,7 +35,7 @@ MODEL_HELP = ("ROLE=PROVIDER:MODEL, repeatable. ROLE: designer, critic, learner,
 
 @app.command()
 def search(
-    graph: Annotated[Optional[str], typer.Option("--graph", "-g", help="Graph variant: genius.")] = None,
+    graph: Annotated[Optional[str], typer.Option("--graph", "-g", help="Graph variant: genius, llmatic.")] = None,
     space: Annotated[Optional[str], typer.Option(help="Search space: nb201.")] = None,
     dataset: Annotated[Optional[str], typer.Option("--dataset", "-d",
                                                    help="cifar10, cifar100 or imagenet16 (ImageNet16-120).")] = None,
@@ -52,6 +52,14 @@ def search(
     max_rejections: Annotated[Optional[int], typer.Option(
         help="Rejected LLM proposals in a row before a seeded mutation of the best cell is used (default 3).")] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help=MODEL_HELP)] = None,
+    generations: Annotated[Optional[int], typer.Option(help="llmatic: generations (default 5; paper 20).")] = None,
+    batch: Annotated[Optional[int], typer.Option(help="llmatic: offspring per generation (default 10; paper 100).")] = None,
+    max_concurrency: Annotated[Optional[int], typer.Option(help="llmatic: LLM calls in flight (default 4).")] = None,
+    ablation: Annotated[Optional[str], typer.Option(
+        help="llmatic ablation (paper 4.2): network-archive-only, prompt-archive-only, mutation-only, "
+             "crossover-only, random.")] = None,
+    paper_scale: Annotated[bool, typer.Option(
+        "--paper-scale", help="llmatic: 20 generations of 100 offspring (2,000 evaluations), as the paper.")] = False,
     config: Annotated[Optional[Path], typer.Option(help="TOML settings file (default ./archagents.toml if present).")] = None,
     runs_dir: Annotated[Optional[Path], typer.Option(help="Where runs are saved (default ./runs).")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue the interrupted run with this id.")] = None,
@@ -67,10 +75,13 @@ def search(
         settings = prepare(run.settings())
         console.print(f"resuming [bold]{run.id}[/]")
     else:
+        llmatic = {"generations": 20, "batch": 100} if paper_scale else {}
+        llmatic.update({k: v for k, v in {"generations": generations, "batch": batch, "ablation": ablation,
+                                          "max_concurrency": max_concurrency}.items() if v is not None})
         settings = prepare(load_settings(
             config, model or [], graph=graph, space=space, dataset=dataset, budget=budget, seed=seed,
             temperature=temperature, critic=critic, max_flops_m=max_flops, max_params_m=max_params,
-            max_rejections=max_rejections, runs_dir=runs_dir))
+            max_rejections=max_rejections, runs_dir=runs_dir, llmatic=llmatic or None))
         run = RunDir.create(settings)
         console.print(f"run [bold]{run.id}[/] -> {run.path}")
     started = time.perf_counter()
@@ -80,7 +91,9 @@ def search(
         else:
             from render import live_progress
 
-            with live_progress(console, settings.budget) as on_state:
+            import graphs
+
+            with live_progress(console, graphs.get(settings.graph).planned_evaluations(settings)) as on_state:
                 result = execute(run, on_state=on_state)
     except KeyboardInterrupt:
         where = f" --runs-dir {settings.runs_dir}" if settings.runs_dir != Path("runs") else ""

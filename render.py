@@ -24,7 +24,8 @@ def live_progress(console: Console, budget: int) -> Iterator[Callable]:
             calls = sum(u.calls for u in state.usage.values())
             info = (f"best val {best.val_acc:.2f}%" if best else "best val -") + \
                    f" | {calls} LLM calls, {tokens / 1000:.1f}k tok | {state.fallbacks} fallbacks"
-            progress.update(task, completed=state.evaluations, info=info)
+            made = len(getattr(state, "offspring", ())) or state.evaluations
+            progress.update(task, completed=made, info=info)
 
         yield on_state
 

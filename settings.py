@@ -77,6 +77,29 @@ def apply_model_flags(models: Models, flags: list[str]) -> Models:
     return updated
 
 
+Ablation = Literal["none", "network-archive-only", "prompt-archive-only", "mutation-only", "crossover-only",
+                   "random"]
+
+
+class LLMaticSettings(BaseModel):
+    """LLMatic (seed 001, sections 3-4.1).  Paper scale: 20 generations of 100 offspring; the
+    defaults are small enough for the embedded model on a 2-core CPU."""
+
+    generations: int = Field(5, gt=0)
+    batch: int = Field(10, gt=0, description="offspring per generation (paper: 100)")
+    initial: int = Field(10, gt=0, description="random networks that seed the archive (paper: 10)")
+    p_mutation: float = Field(0.7, ge=0.0, le=1.0, description="else crossover (paper: 0.7 / 0.3)")
+    temperature: float = Field(0.6, ge=0.0, le=1.0, description="initial mutation temperature (paper: 0.6)")
+    temperature_step: float = Field(0.05, ge=0.0, description="+/- after each offspring (paper: 0.05)")
+    jitter: float = Field(0.1, ge=0.0, description="random +/- for half of each batch (paper: 0.1)")
+    crossover_temperature: float = Field(0.7, ge=0.0, le=2.0, description="paper: 0.7")
+    crossover_networks: int = Field(10, gt=0, description="random networks per generation for crossover (paper: 10)")
+    cells_per_dim: int = Field(10, gt=1, description="niches per descriptor (paper: 10)")
+    max_concurrency: int = Field(4, gt=0, description="LLM calls in flight at once")
+    max_tokens: int = Field(700, gt=0, description="room for a whole cell's code")
+    ablation: Ablation = "none"
+
+
 class Settings(BaseSettings):
     """One search run.  Defaults reproduce GENIUS on NB201 CIFAR-10 (seed 002, section 4.3)."""
 
@@ -98,6 +121,7 @@ class Settings(BaseSettings):
         3, ge=1, description="consecutive rejected LLM proposals before a seeded mutation of the best cell is used")
     runs_dir: Path = Path("runs")
     models: Models = Models()
+    llmatic: LLMaticSettings = LLMaticSettings()
 
     @field_validator("graph", "space", "dataset")
     @classmethod

@@ -88,6 +88,26 @@ class Asker(BaseModel, arbitrary_types_allowed=True):
                                           "Reply again with only the corrected JSON object.")]
         return None, usage
 
+    async def ask_text(self, messages: list[BaseMessage], journal: Journal, step: int, *,
+                       temperature: float | None = None, seed: int | None = None, max_tokens: int | None = None,
+                       tag: dict | None = None) -> tuple[str, Usage]:
+        """One free-text answer (for code, which constrained JSON would mangle), async so a
+        generation's calls can overlap.  `tag` is journaled with the prompt and the answer."""
+        tag = tag or {}
+        journal.append(step, "prompt", role=self.role, model=self.label,
+                       data={"messages": [_dump(m) for m in messages], "temperature": temperature, **tag})
+        model = _with_sampling(self.model, temperature=temperature, seed=seed, max_tokens=max_tokens)
+        started = time.perf_counter()
+        try:
+            raw = await model.ainvoke(messages)
+        except Exception as err:
+            raise LLMError(f"{self.role} model {self.label} failed: {type(err).__name__}: {err}") from err
+        usage = _usage(raw, time.perf_counter() - started)
+        journal.append(step, "answer", role=self.role, model=self.label, tokens_in=usage.tokens_in,
+                       tokens_out=usage.tokens_out,
+                       data={"content": str(raw.content), "seconds": round(usage.seconds, 3), **tag})
+        return str(raw.content), usage
+
     def _structured(self, model: BaseChatModel, schema: type[BaseModel]):
         try:
             kwargs = {"method": self.method} if self.method else {}

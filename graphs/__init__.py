@@ -1,11 +1,12 @@
-"""Graph variants by name.  Each module has `NAME`, `roles(settings)` and `build(settings)`."""
+"""Graph variants by name.  Each module has `NAME`, `STATE` (its state model), `roles(settings)`
+and `build(settings)`."""
 
 from types import ModuleType
 
 from errors import UserError
-from graphs import genius
+from graphs import genius, llmatic
 
-REGISTRY: dict[str, ModuleType] = {genius.NAME: genius}
+REGISTRY: dict[str, ModuleType] = {module.NAME: module for module in (genius, llmatic)}
 
 __all__ = ["REGISTRY", "get"]
 

@@ -18,11 +18,16 @@ from graphs.state import SearchState
 from settings import Settings
 
 NAME = "genius"
+STATE = SearchState
 
 
 def roles(settings: Settings) -> list[str]:
     """The agent roles this graph calls a model for."""
     return ["designer"] + (["critic"] if settings.critic == "llm" else [])
+
+
+def planned_evaluations(settings: Settings) -> int:
+    return settings.budget
 
 
 def build(settings: Settings) -> StateGraph:

@@ -43,17 +43,20 @@ def make_askers(settings: Settings) -> dict[str, Asker]:
 
 
 def checkpoint_types() -> list[tuple[str, str]]:
-    """The typed values our state holds; LangGraph restores only registered types."""
+    """The typed values our states hold; LangGraph restores only registered types."""
     from agents.structured import Usage
+    from graphs.llmatic import LLMaticState, Offspring
     from memory.archive import Archive, Elite
     from spaces.base import Evaluation, Trial
 
-    return [(cls.__module__, cls.__name__) for cls in (SearchState, Trial, Evaluation, Archive, Elite, Usage)]
+    types = (SearchState, LLMaticState, Offspring, Trial, Evaluation, Archive, Elite, Usage)
+    return [(cls.__module__, cls.__name__) for cls in types]
 
 
 def recursion_limit(settings: Settings) -> int:
-    """Super-steps a run may take: 3 per proposal, with room for rejected ones."""
-    return 3 * settings.budget * (settings.max_rejections + 2) + 50
+    """Super-steps a run may take: GENIUS needs 3 per proposal, with room for rejected
+    ones; LLMatic one per generation."""
+    return 3 * settings.budget * (settings.max_rejections + 2) + settings.llmatic.generations + 50
 
 
 def execute(run: RunDir, askers: dict[str, Asker] | None = None,
@@ -78,9 +81,10 @@ def execute(run: RunDir, askers: dict[str, Asker] | None = None,
         resuming = bool(snapshot.next)
         journal.append(snapshot.values.get("step", 0) if resuming else 0, "run",
                        data={"event": "resumed" if resuming else "started", "settings": settings.model_dump(mode="json")})
-        for values in app.stream(None if resuming else SearchState(), config, context=context, stream_mode="values"):
+        state_model = graphs.get(settings.graph).STATE
+        for values in app.stream(None if resuming else state_model(), config, context=context, stream_mode="values"):
             if on_state is not None:
-                on_state(values if isinstance(values, SearchState) else SearchState.model_validate(values))
+                on_state(values if isinstance(values, SearchState) else state_model.model_validate(values))
     finally:
         connection.close()
     return run.result() or {}

@@ -222,6 +222,40 @@ class NB201Space:
         return FinalReport(arch=arch, val_acc=row.val[dataset], test_acc=test, rank=rank, of=self.size,
                            flops_m=row.flops_m[dataset], params_m=row.params_m[dataset])
 
+    # --- LLMatic: code representation and archive descriptors (seed 001, section 5) ---
+
+    def to_code(self, arch: str) -> str:
+        from spaces.nb201_code import cell_to_code
+
+        return cell_to_code(self.validate(arch))
+
+    def from_code(self, text: str) -> str:
+        """Raises UserError (CellCodeError) with a one-sentence reason when unreadable."""
+        from spaces.nb201_code import code_to_cell
+
+        return code_to_cell(text)
+
+    def code_rules(self) -> dict[str, str]:
+        from spaces.nb201_code import OPERATION_SNIPPETS
+
+        return dict(OPERATION_SNIPPETS)
+
+    def encode(self, arch: str) -> list[float]:
+        """One-hot operations per edge (30 numbers): for similarity between cells."""
+        return [float(op == choice) for op in parse(arch) for choice in OPS]
+
+    def descriptors(self, arch: str, dataset: str) -> tuple[float, float]:
+        """(MFLOPs, convolutions on the longest input-to-output path).  LLMatic's code-space
+        descriptors are width-to-depth ratio and FLOPs; every NB201 network has the same
+        skeleton, so FLOPs carries the width (how many and which convolutions) and the
+        convolutional depth of the cell separates wide-shallow from narrow-deep cells of
+        equal cost."""
+        return self.cost(arch, dataset)[0], float(conv_depth(parse(arch)))
+
+    def descriptor_ranges(self, dataset: str) -> list[tuple[float, float]]:
+        """FLOPs bounds from the table's min/max (LLMatic section 5.2); depth 0-3."""
+        return [_flops_range(normalise_dataset(dataset)), (0.0, 3.0)]
+
     def iso_class(self, arch: str) -> int:
         return _table()[self.validate(arch)].iso_class
 
@@ -231,6 +265,27 @@ class NB201Space:
     def arch_at(self, index: int) -> str:
         """The cell with this NB201 API index."""
         return _by_index()[index]
+
+
+CONVS = ("nor_conv_1x1", "nor_conv_3x3")
+
+
+def conv_depth(ops: tuple[str, ...]) -> int:
+    """Most convolutions on any path from node 0 to node 3 through non-`none` edges (0 if cut)."""
+    edge_op = dict(zip(EDGES, ops))
+    depth: dict[int, int] = {0: 0}
+    for i in (1, 2, 3):
+        reachable = [depth[j] + (edge_op[(j, i)] in CONVS) for j in range(i)
+                     if j in depth and edge_op[(j, i)] != "none"]
+        if reachable:
+            depth[i] = max(reachable)
+    return depth.get(3, 0)
+
+
+@cache
+def _flops_range(dataset: str) -> tuple[float, float]:
+    flops = [row.flops_m[dataset] for row in _table().values()]
+    return min(flops), max(flops)
 
 
 N_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet16": 120}

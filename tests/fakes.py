@@ -31,7 +31,8 @@ class Scripted(BaseChatModel):
     seen: list[list[BaseMessage]] = []
     sampling: list[tuple[float, int | None]] = []
     counter: list[int] = [0]
-    fail_on_call: int | None = None  # raise KeyboardInterrupt at this call (1-based), to simulate a crash
+    fail_on_call: int | None = None  # raise `crash` at this call (1-based), to simulate a crash
+    crash: type[BaseException] = KeyboardInterrupt
 
     @property
     def calls(self) -> int:
@@ -45,7 +46,7 @@ class Scripted(BaseChatModel):
         self.counter[0] += 1
         self.sampling.append((self.temperature, self.seed))
         if self.fail_on_call is not None and self.calls == self.fail_on_call:
-            raise KeyboardInterrupt("simulated crash")
+            raise self.crash("simulated crash")
         self.seen.append(list(messages))
         answer = self.answers[min(self.calls - 1, len(self.answers) - 1)]
         if callable(answer):

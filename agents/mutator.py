@@ -1,0 +1,91 @@
+"""The Designer's code operators (LLMatic, seed 001, section 3 and appendix A):
+mutate one network's code with an edit instruction, or combine several
+networks' code into a new one.
+
+The instructions follow the paper's lists in our own words: thirteen generic
+edits for PyTorch code, and for NAS-Bench-201 nine edits restricted to its
+five operations.  The instruction's index is the prompt id the prompt archive
+uses as its first descriptor.
+"""
+
+from __future__ import annotations
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+
+GENERIC_EDITS = (
+    "Add a layer to improve the network above.",
+    "Remove a layer to improve the network above.",
+    "Improve the network above.",
+    "Improve the network above by making it much smaller.",
+    "Improve the network above by making it much larger.",
+    "Add a fully connected layer to improve the network above.",
+    "Add a convolutional layer to improve the network above.",
+    "Add a pooling layer to improve the network above.",
+    "Add a residual connection to improve the network above.",
+    "Add several residual connections to improve the network above.",
+    "Add a dropout layer to improve the network above.",
+    "Add a normalisation layer to improve the network above.",
+    "Add a recurrent layer to improve the network above.",
+)
+
+NB201_EDITS = (
+    "Improve the cell above by adding, on one edge, a ReLU, a 3x3 convolution and batch normalisation.",
+    "Improve the cell above by adding, on one edge, a ReLU, a 1x1 convolution and batch normalisation.",
+    "Improve the cell above by removing one operation.",
+    "Improve the cell above by adding a 3x3 average pooling on one edge.",
+    "Improve the cell above by adding a skip connection on one edge.",
+    "Improve the cell above by removing one operation and adding a ReLU, 3x3 convolution and batch normalisation.",
+    "Improve the cell above by removing one operation and adding a ReLU, 1x1 convolution and batch normalisation.",
+    "Improve the cell above by removing one operation and adding a 3x3 average pooling.",
+    "Improve the cell above by removing one operation and adding a skip connection.",
+)
+
+EDITS = {"nb201": NB201_EDITS, "torch-code": GENERIC_EDITS}
+
+SYSTEM = """\
+You are the Designer in a neural architecture search. You edit PyTorch code that defines a network \
+or a cell. Reply with the complete new code in one ```python block and nothing else."""
+
+NB201_RULES = """\
+Rules for this cell: every edge holds exactly one of these modules, or is left out of the sum:
+{snippets}
+Keep the class name, the four nodes x0 to x3 and `return x3`."""
+
+MUTATE = """\
+```python
+{code}
+```
+{rules}
+{instruction}"""
+
+CROSSOVER = """\
+{codes}
+{rules}
+Combine the networks above into one new network that performs better than each of them."""
+
+RANDOM = """\
+```python
+{code}
+```
+{rules}
+Create a network that inherits from nn.Module and performs better than the network above."""
+
+
+def rules_for(space_name: str, snippets: dict[str, str] | None) -> str:
+    if not snippets:
+        return ""
+    return NB201_RULES.format(snippets="\n".join(f"- {op}: {code}" for op, code in snippets.items()))
+
+
+def mutation_messages(code: str, instruction: str, rules: str) -> list[BaseMessage]:
+    return [SystemMessage(SYSTEM), HumanMessage(MUTATE.format(code=code, rules=rules, instruction=instruction))]
+
+
+def crossover_messages(codes: list[str], rules: str) -> list[BaseMessage]:
+    blocks = "\n".join(f"Network {i}:\n```python\n{code}\n```" for i, code in enumerate(codes, 1))
+    return [SystemMessage(SYSTEM), HumanMessage(CROSSOVER.format(codes=blocks, rules=rules))]
+
+
+def random_messages(code: str, rules: str) -> list[BaseMessage]:
+    """The Random-NN-Generation ablation's single prompt (section 4.2)."""
+    return [SystemMessage(SYSTEM), HumanMessage(RANDOM.format(code=code, rules=rules))]

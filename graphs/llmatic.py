@@ -1,0 +1,382 @@
+"""LLMatic (seed 001, sections 3-5, Algorithm 1): LLM mutation and crossover of
+network code, steered by two CVT-MAP-Elites archives (networks, prompts).
+
+    init (10 random networks) -> generation x G -> finish
+
+A generation plans its whole batch first (operator, parent(s), prompt,
+temperature), deterministically from the archives at its start and the seed;
+then the LLM calls run concurrently (`max_concurrency`) and each offspring is
+evaluated and offered to the archives as soon as its answer arrives.  The
+archives are not checkpointed: they are rebuilt by replaying the recorded
+offspring, and an offspring already journaled is reused on resume, so an
+interrupted generation repeats no LLM call and no evaluation it finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from typing import Literal
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from pydantic import BaseModel
+
+from agents import mutator
+from errors import UserError
+from graphs.context import RunContext
+from graphs.state import SearchState
+from memory.journal import dumps
+from memory.populations import NetworkPopulation, PromptPopulation
+from memory.qd import NetworkArchive, PromptArchive
+from settings import Settings
+from spaces.base import Evaluation, Trial
+from tools import evaluator
+
+NAME = "llmatic"
+Operator = Literal["init", "mutation", "crossover", "random"]
+Outcome = Literal["added", "not_added", "untrainable"]
+
+
+class Plan(BaseModel):
+    """What one offspring will be made from (fixed before any LLM call of its generation)."""
+
+    generation: int
+    index: int
+    operator: Operator
+    parents: list[str] = []
+    prompt_id: int | None = None
+    prompt_temperature: float | None = None  # the prompt individual's own temperature, before jitter
+    temperature: float | None = None         # what the LLM is sampled at
+
+
+class Offspring(Plan):
+    """A plan and what came of it."""
+
+    arch: str | None = None
+    val_acc: float | None = None
+    outcome: Outcome = "untrainable"
+    status: str = ""
+    detail: str = ""
+    next_temperature: float | None = None  # the prompt individual's adapted temperature
+    beat_previous_best: bool = False
+
+
+class LLMaticState(SearchState):
+    generation: int = 0
+    offspring: list[Offspring] = []
+    generation_stats: list[dict] = []
+
+
+STATE = LLMaticState
+
+
+def roles(settings: Settings) -> list[str]:
+    return ["designer"]
+
+
+def planned_evaluations(settings: Settings) -> int:
+    """Offspring, counting the untrainable ones (progress shows offspring made)."""
+    cfg = settings.llmatic
+    return cfg.initial + cfg.generations * cfg.batch
+
+
+def build(settings: Settings) -> StateGraph:
+    graph = StateGraph(LLMaticState, context_schema=RunContext)
+    graph.add_node("init", initialise)
+    graph.add_node("generation", generation)
+    graph.add_node("finish", finish)
+    graph.add_edge(START, "init")
+    graph.add_conditional_edges("init", next_step, ["generation", "finish"])
+    graph.add_conditional_edges("generation", next_step, ["generation", "finish"])
+    graph.add_edge("finish", END)
+    return graph
+
+
+def next_step(state: LLMaticState, runtime: Runtime[RunContext]) -> str:
+    return "generation" if state.generation < runtime.context.settings.llmatic.generations else "finish"
+
+
+# --- archives, rebuilt from the record -------------------------------------------------------
+
+
+class Archives:
+    """The network and prompt archives, or, in the ablations that drop one, the plain
+    population that replaces it (memory/populations.py)."""
+
+    def __init__(self, ctx: RunContext, n_prompts: int):
+        cfg, dataset, seed = ctx.settings.llmatic, ctx.settings.dataset, ctx.settings.seed
+        self.networks = NetworkPopulation(ctx.space.encode) if cfg.ablation == "prompt-archive-only" else \
+            NetworkArchive(ctx.space.descriptor_ranges(dataset), cfg.cells_per_dim, seed)
+        self.prompts = PromptPopulation(n_prompts, seed) if cfg.ablation == "network-archive-only" else \
+            PromptArchive(n_prompts, cfg.cells_per_dim, seed)
+        self.evaluated: dict[str, Evaluation] = {}  # every cell evaluated so far: never paid for twice
+
+    def offer(self, ctx: RunContext, child: Offspring) -> str:
+        """Insert an evaluated child into the network archive; returns the AddStatus name."""
+        if child.arch is None or child.val_acc is None:
+            return "UNTRAINABLE"
+        self.evaluated.setdefault(child.arch, Evaluation(arch=child.arch, canonical=ctx.space.canonical(child.arch),
+                                                         val_acc=child.val_acc))
+        descriptors = ctx.space.descriptors(child.arch, ctx.settings.dataset)
+        return self.networks.add(child.arch, child.val_acc, descriptors).name
+
+    def credit(self, child: Offspring) -> None:
+        """Curiosity and prompt fitness for the prompt individual that made `child` (section 4.1)."""
+        if child.operator == "mutation" and child.prompt_id is not None:
+            origin = {"origin": (child.prompt_id, child.prompt_temperature)} \
+                if isinstance(self.prompts, PromptPopulation) else {}
+            self.prompts.record(child.prompt_id, child.next_temperature, child.outcome, child.beat_previous_best,
+                                **origin)
+
+    @classmethod
+    def replay(cls, ctx: RunContext, n_prompts: int, offspring: list[Offspring]) -> "Archives":
+        archives = cls(ctx, n_prompts)
+        for child in offspring:
+            archives.offer(ctx, child)
+            archives.credit(child)
+        return archives
+
+
+def edits(ctx: RunContext) -> tuple[str, ...]:
+    try:
+        return mutator.EDITS[ctx.space.name]
+    except KeyError:
+        raise UserError(f"llmatic has no edit prompts for space {ctx.space.name!r}") from None
+
+
+# --- nodes ------------------------------------------------------------------------------------
+
+
+def initialise(state: LLMaticState, runtime: Runtime[RunContext]) -> dict:
+    """Generation 0: random networks fill the archive before the operators start (section 4.1)."""
+    ctx = runtime.context
+    rng = random.Random(f"{ctx.settings.seed}:init")
+    archives = Archives(ctx, len(edits(ctx)))
+    recorded = _recorded(ctx, 0)
+    children = []
+    for index in range(ctx.settings.llmatic.initial):
+        plan, arch = Plan(generation=0, index=index, operator="init"), ctx.space.sample_random(rng)
+        if index in recorded:
+            archives.offer(ctx, recorded[index])
+            children.append(recorded[index])
+        else:
+            children.append(_evaluate(ctx, state, archives, plan, arch))
+    return _close_generation(state, ctx, archives, children, usage=None)
+
+
+def generation(state: LLMaticState, runtime: Runtime[RunContext]) -> dict:
+    ctx = runtime.context
+    gen = state.generation + 1
+    archives = Archives.replay(ctx, len(edits(ctx)), state.offspring)
+    plans = plan_generation(ctx, state, archives, gen)
+    started = time.perf_counter()
+    children, usage = asyncio.run(_breed(ctx, state, archives, plans))
+    ctx.journal.append(gen, "generation", data={"llm_seconds": round(time.perf_counter() - started, 3),
+                                                "llm_calls": usage.calls})
+    return _close_generation(state, ctx, archives, children, usage)
+
+
+def plan_generation(ctx: RunContext, state: LLMaticState, archives: Archives, gen: int) -> list[Plan]:
+    """Operators, parents, prompts and temperatures for a whole batch (section 4.1)."""
+    cfg = ctx.settings.llmatic
+    rng = random.Random(f"{ctx.settings.seed}:gen{gen}")
+    n_prompts = len(edits(ctx))
+    p_mutation = {"mutation-only": 1.0, "crossover-only": 0.0}.get(cfg.ablation, cfg.p_mutation)
+    crossover_pool = archives.networks.sample(rng, cfg.crossover_networks)
+    plans = []
+    for i in range(cfg.batch):
+        if cfg.ablation == "random":
+            plans.append(Plan(generation=gen, index=i, operator="random", temperature=cfg.temperature))
+        elif rng.random() < p_mutation:
+            plans.append(_plan_mutation(cfg, archives, rng, gen, i, n_prompts))
+        else:
+            parent = crossover_pool[i % len(crossover_pool)]
+            partners = archives.networks.nearest(parent, rng.choice((2, 3)))
+            plans.append(Plan(generation=gen, index=i, operator="crossover", parents=[parent, *partners],
+                              temperature=cfg.crossover_temperature))
+    return plans
+
+
+def _plan_mutation(cfg, archives: Archives, rng: random.Random, gen: int, i: int, n_prompts: int) -> Plan:
+    """Half the batch takes the most curious prompt individual, half a random one (a random
+    prompt at the initial temperature while the prompt archive is empty); half gets a
+    random temperature jitter."""
+    pick = archives.prompts.most_curious(rng) if i % 2 == 0 else archives.prompts.random_individual(rng)
+    prompt_id, own = pick if pick is not None else (rng.randrange(n_prompts), cfg.temperature)
+    jitter = rng.uniform(-cfg.jitter, cfg.jitter) if i < cfg.batch // 2 else 0.0
+    parent = archives.networks.sample(rng, 1)[0]
+    return Plan(generation=gen, index=i, operator="mutation", parents=[parent], prompt_id=prompt_id,
+                prompt_temperature=own, temperature=min(max(own + jitter, 0.0), 1.0))
+
+
+async def _breed(ctx: RunContext, state: LLMaticState, archives: Archives, plans: list[Plan]):
+    """Ask the LLM for every planned offspring, at most `max_concurrency` at a time, and
+    evaluate/archive each one as its answer arrives."""
+    from agents.structured import Usage
+
+    semaphore = asyncio.Semaphore(ctx.settings.llmatic.max_concurrency)
+    asker, usage, children = ctx.askers["designer"], Usage(), []
+
+    recorded = _recorded(ctx, plans[0].generation) if plans else {}
+
+    async def answer(plan: Plan) -> tuple[Plan, str | Offspring, Usage]:
+        if plan.index in recorded:
+            return plan, recorded[plan.index], Usage()
+        async with semaphore:
+            text, spent = await asker.ask_text(
+                _messages(ctx, plan), ctx.journal, plan.generation, temperature=plan.temperature,
+                seed=ctx.settings.seed * 100_003 + plan.generation * 1_000 + plan.index,
+                max_tokens=ctx.settings.llmatic.max_tokens,
+                tag={"generation": plan.generation, "index": plan.index, "operator": plan.operator})
+        return plan, text, spent
+
+    for next_done in asyncio.as_completed([answer(plan) for plan in plans]):
+        plan, text, spent = await next_done
+        usage = usage.add(spent)
+        if isinstance(text, Offspring):  # finished before an interruption: replay it
+            archives.offer(ctx, text)
+            archives.credit(text)
+            children.append(text)
+            continue
+        children.append(_from_answer(ctx, state, archives, plan, text))
+    return children, usage
+
+
+def _messages(ctx: RunContext, plan: Plan):
+    rules = mutator.rules_for(ctx.space.name, ctx.space.code_rules())
+    if plan.operator == "mutation":
+        return mutator.mutation_messages(ctx.space.to_code(plan.parents[0]), edits(ctx)[plan.prompt_id], rules)
+    if plan.operator == "crossover":
+        return mutator.crossover_messages([ctx.space.to_code(p) for p in plan.parents], rules)
+    seed_network = ctx.space.to_code(ctx.space.sample_random(random.Random(f"{ctx.settings.seed}:seed-network")))
+    return mutator.random_messages(seed_network, rules)
+
+
+def _from_answer(ctx: RunContext, state: LLMaticState, archives: Archives, plan: Plan, text: str) -> Offspring:
+    try:
+        arch = ctx.space.from_code(text)
+    except UserError as err:
+        child = Offspring(**plan.model_dump(), outcome="untrainable", detail=str(err))
+        child = _adapt(ctx, state, child)
+        ctx.journal.append(plan.generation, "offspring", data=child.model_dump())
+        archives.credit(child)
+        return child
+    return _evaluate(ctx, state, archives, plan, arch)
+
+
+def _evaluate(ctx: RunContext, state: LLMaticState, archives: Archives, plan: Plan, arch: str) -> Offspring:
+    """Query the benchmark (or reuse an earlier evaluation of the same cell), archive, credit."""
+    detail = ""
+    if arch in archives.evaluated:
+        evaluation, detail = archives.evaluated[arch], "evaluated before; result reused"
+    else:
+        tool = evaluator(ctx.space.name)
+        args = {"arch": arch, "dataset": ctx.settings.dataset}
+        result = tool.invoke(args)
+        ctx.journal.append(plan.generation, "tool_call", data={"tool": tool.name, "args": args, "result": result})
+        evaluation = Evaluation.model_validate(result)
+        ctx.journal.append(plan.generation, "evaluation", data=evaluation.model_dump())
+    child = Offspring(**plan.model_dump(), arch=arch, val_acc=evaluation.val_acc, detail=detail)
+    child.status = archives.offer(ctx, child)
+    child.outcome = "added" if child.status in ("NEW", "IMPROVE_EXISTING") else "not_added"
+    child = _adapt(ctx, state, child)
+    archives.credit(child)
+    ctx.journal.append(plan.generation, "offspring", data=child.model_dump())
+    return child
+
+
+def _adapt(ctx: RunContext, state: LLMaticState, child: Offspring) -> Offspring:
+    return adapt(child, _best_before(state), ctx.settings.llmatic.temperature_step)
+
+
+def adapt(child: Offspring, best: float, step: float) -> Offspring:
+    """Temperature mutation (section 4.1): +step when the child is at least as good as the
+    previous generation's best, -step otherwise (clipped to 0-1); it beats that best for
+    the prompt fitness only when strictly better."""
+    if child.operator != "mutation":
+        return child
+    better_or_equal = child.val_acc is not None and child.val_acc >= best
+    return child.model_copy(update={
+        "next_temperature": min(max(child.temperature + (step if better_or_equal else -step), 0.0), 1.0),
+        "beat_previous_best": child.val_acc is not None and child.val_acc > best})
+
+
+def _best_before(state: LLMaticState) -> float:
+    """Best validation accuracy up to the end of the previous generation."""
+    return max((t.val_acc for t in state.evaluated()), default=float("-inf"))
+
+
+def _recorded(ctx: RunContext, generation: int) -> dict[int, Offspring]:
+    """Offspring of this generation already journaled by an interrupted run of its node."""
+    return {event.data["index"]: Offspring.model_validate(event.data) for event in ctx.journal.events()
+            if event.kind == "offspring" and event.data.get("generation") == generation}
+
+
+def _close_generation(state: LLMaticState, ctx: RunContext, archives: Archives, children: list[Offspring],
+                      usage) -> dict:
+    trials = list(state.trials)
+    seen = {t.arch for t in trials}
+    for child in children:
+        if child.arch is not None and child.val_acc is not None and child.arch not in seen:
+            seen.add(child.arch)
+            source = "random" if child.operator == "init" else "llm"
+            trials.append(Trial(step=len(trials) + 1, arch=child.arch, source=source,
+                                rationale=f"{child.operator} (generation {child.generation})",
+                                evaluation=Evaluation(arch=child.arch, canonical=ctx.space.canonical(child.arch),
+                                                      val_acc=child.val_acc)))
+    gen = children[0].generation if children else state.generation + 1
+    stats = {"generation": gen, **archives.networks.stats(),
+             "prompt_archive": archives.prompts.stats(),
+             "offspring": len(children), "untrainable": sum(c.outcome == "untrainable" for c in children),
+             "added": sum(c.outcome == "added" for c in children),
+             "best_val_acc": max((t.val_acc for t in trials), default=None)}
+    ctx.journal.append(gen, "archive", data=stats)
+    update = {"generation": gen, "offspring": state.offspring + children, "trials": trials,
+              "evaluations": len(trials), "step": len(trials), "generation_stats": state.generation_stats + [stats]}
+    if usage is not None:
+        update["usage"] = state.add_usage("designer", usage)
+    return update
+
+
+def finish(state: LLMaticState, runtime: Runtime[RunContext]) -> dict:
+    from graphs.result import summarise
+
+    ctx = runtime.context
+    result = summarise(state, ctx)
+    llm = [c for c in state.offspring if c.operator != "init"]
+    result["llmatic"] = {
+        "settings": ctx.settings.llmatic.model_dump(),
+        "offspring": len(llm),
+        "parsed_fraction": round(sum(c.arch is not None for c in llm) / len(llm), 4) if llm else None,
+        "untrainable": sum(c.outcome == "untrainable" for c in llm),
+        "per_generation": state.generation_stats,
+    }
+    if ctx.result_path is not None:
+        archives = Archives.replay(ctx, len(edits(ctx)), state.offspring)
+        folder = ctx.result_path.parent
+        archives.networks.heatmap(folder / "network_archive.png", ("MFLOPs", "conv depth"),
+                                  f"network archive ({ctx.settings.dataset}, val acc %)")
+        archives.prompts.heatmap(folder / "prompt_archive.png", ("prompt id", "temperature"),
+                                 "prompt archive (prompt fitness)")
+        _plot_curve(folder / "best_per_generation.png", state.generation_stats)
+        result["llmatic"]["figures"] = ["network_archive.png", "prompt_archive.png", "best_per_generation.png"]
+        ctx.result_path.write_text(dumps(result))
+    ctx.journal.append(state.step, "result", data=result)
+    return {"done": True, "stop_reason": "generations done"}
+
+
+def _plot_curve(path, stats: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot([s["generation"] for s in stats], [s["best_val_acc"] for s in stats], marker="o")
+    ax.set_xlabel("generation")
+    ax.set_ylabel("best validation accuracy (%)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

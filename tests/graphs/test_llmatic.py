@@ -1,0 +1,142 @@
+import json
+import random
+import re
+
+import pytest
+
+from agents.structured import Asker
+from errors import LLMError
+from graphs import llmatic
+from graphs.run import execute, prepare
+from memory.runs import RunDir
+from settings import load_settings
+from spaces import get
+from spaces.nb201 import OPS, format_arch, parse
+from spaces.nb201_code import cell_to_code, code_to_cell
+from tests.fakes import Scripted
+
+SPACE = get("nb201")
+CODE_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+
+
+def editing_model(**kwargs) -> Scripted:
+    """Answers like a competent designer: takes the first cell in the prompt and puts a
+    different operation on one edge, chosen from the prompt's text (deterministic)."""
+
+    def edit(messages) -> str:
+        prompt = str(messages[-1].content)
+        ops = list(parse(code_to_cell(CODE_BLOCK.search(prompt).group(1))))
+        rng = random.Random(prompt)
+        k = rng.randrange(6)
+        ops[k] = rng.choice([op for op in OPS if op != ops[k]])
+        return "Here you go:\n```python\n" + cell_to_code(format_arch(ops)) + "```"
+
+    return Scripted(answers=[edit], **kwargs)
+
+
+def start(tmp_path, **llmatic_settings):
+    cfg = {"generations": 2, "batch": 6, "initial": 4, **llmatic_settings}
+    return RunDir.create(prepare(load_settings(runs_dir=tmp_path, graph="llmatic", llmatic=cfg)))
+
+
+def designer(model):
+    return {"designer": Asker(role="designer", label="scripted", model=model)}
+
+
+def offspring(run):
+    return [e.data for e in run.journal().events() if e.kind == "offspring"]
+
+
+def test_llmatic_end_to_end(tmp_path):
+    run = start(tmp_path)
+    model = editing_model()
+    result = execute(run, designer(model))
+    children = offspring(run)
+    assert len(children) == 4 + 2 * 6 and model.calls == 2 * 6
+    assert {c["operator"] for c in children} <= {"init", "mutation", "crossover"}
+    stats = result["llmatic"]["per_generation"]
+    assert [s["generation"] for s in stats] == [0, 1, 2]
+    assert all(0 < s["coverage"] <= 1 and s["qd_score"] > 0 for s in stats)
+    assert result["llmatic"]["parsed_fraction"] == 1.0
+    assert result["best"]["val_acc"] == max(s["best_val_acc"] for s in stats)
+    for figure in result["llmatic"]["figures"]:
+        assert (run.path / figure).stat().st_size > 1000
+    mutations = [c for c in children if c["operator"] == "mutation"]
+    assert mutations and all(0.0 <= c["temperature"] <= 1.0 for c in mutations)
+    assert all(abs(c["next_temperature"] - c["temperature"]) == pytest.approx(0.05)
+               or c["next_temperature"] in (0.0, 1.0) for c in mutations)
+
+
+def test_unreadable_code_is_untrainable(tmp_path):
+    run = start(tmp_path, generations=1, batch=4, p_mutation=1.0)
+    result = execute(run, designer(Scripted(answers=["I would add more layers."])))
+    llm_children = [c for c in offspring(run) if c["operator"] != "init"]
+    assert all(c["outcome"] == "untrainable" and c["detail"] for c in llm_children)
+    assert result["llmatic"]["parsed_fraction"] == 0.0 and result["llmatic"]["untrainable"] == 4
+    assert all(c["next_temperature"] == pytest.approx(max(c["temperature"] - 0.05, 0.0)) for c in llm_children)
+
+
+@pytest.mark.parametrize("ablation,operators", [
+    ("mutation-only", {"mutation"}), ("crossover-only", {"crossover"}), ("random", {"random"}),
+    ("none", {"mutation", "crossover"}), ("network-archive-only", {"mutation", "crossover"}),
+    ("prompt-archive-only", {"mutation", "crossover"})])
+def test_ablation_wiring(tmp_path, ablation, operators):
+    run = start(tmp_path, generations=1, batch=12, ablation=ablation)
+    result = execute(run, designer(editing_model()))
+    made = {c["operator"] for c in offspring(run) if c["generation"] == 1}
+    assert made == operators
+    assert result["llmatic"]["settings"]["ablation"] == ablation
+
+
+def test_temperature_adaptation():
+    child = llmatic.Offspring(generation=1, index=0, operator="mutation", prompt_id=0, temperature=0.6, val_acc=80.0)
+    up = llmatic.adapt(child, best=80.0, step=0.05)  # equal to the previous best: up, but no prompt fitness
+    assert up.next_temperature == pytest.approx(0.65) and not up.beat_previous_best
+    down = llmatic.adapt(child, best=81.0, step=0.05)
+    assert down.next_temperature == pytest.approx(0.55) and not down.beat_previous_best
+    better = llmatic.adapt(child, best=79.0, step=0.05)
+    assert better.beat_previous_best
+    assert llmatic.adapt(child.model_copy(update={"temperature": 1.0}), 0.0, 0.05).next_temperature == 1.0
+    assert llmatic.adapt(child.model_copy(update={"temperature": 0.02, "val_acc": None}), 0.0, 0.05).next_temperature == 0.0
+    crossover = child.model_copy(update={"operator": "crossover"})
+    assert llmatic.adapt(crossover, 0.0, 0.05).next_temperature is None
+
+
+def test_resume_mid_generation_repeats_nothing(tmp_path):
+    run = start(tmp_path, generations=2, batch=5, max_concurrency=1)
+    with pytest.raises(LLMError):
+        execute(run, designer(editing_model(fail_on_call=8, crash=RuntimeError)))
+    before = offspring(run)
+    assert len(before) == 4 + 5 + 2  # init, generation 1, two of generation 2
+    model = editing_model()
+    result = execute(RunDir.open(tmp_path, run.id), designer(model))
+    after = offspring(run)
+    keys = [(c["generation"], c["index"]) for c in after]
+    assert len(keys) == len(set(keys)) == 4 + 2 * 5
+    assert model.calls == 3  # only the missing offspring of generation 2
+    assert result["llmatic"]["offspring"] == 10
+    evaluated = [e.data["arch"] for e in run.journal().events() if e.kind == "evaluation"]
+    assert len(evaluated) == len(set(evaluated))
+
+
+def test_concurrency_overlaps_calls(tmp_path):
+    """With max_concurrency > 1 the LLM calls of a generation are in flight together."""
+    import threading
+    import time
+
+    in_flight, peak, lock = [0], [0], threading.Lock()
+    model = editing_model()
+    inner = model.answers[0]
+
+    def slow(messages):
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        time.sleep(0.05)
+        with lock:
+            in_flight[0] -= 1
+        return inner(messages)
+
+    model.answers = [slow]
+    execute(start(tmp_path, generations=1, batch=6, max_concurrency=3), designer(model))
+    assert peak[0] == 3
