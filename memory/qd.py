@@ -52,7 +52,7 @@ def _centroids(cells: int, ranges: tuple[tuple[float, float], ...], seed: int) -
 class _CVT:
     """A pyribs CVTArchive whose solutions are indices into a list of string keys."""
 
-    def __init__(self, ranges: list[tuple[float, float]], cells_per_dim: int, seed: int):
+    def __init__(self, ranges: list[tuple[float, float]], cells_per_dim: int = 10, seed: int = 0):
         from ribs.archives import CVTArchive
 
         self.ranges = tuple((float(lo), float(hi)) for lo, hi in ranges)
