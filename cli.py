@@ -52,8 +52,8 @@ def search(
     max_rejections: Annotated[Optional[int], typer.Option(
         help="Rejected LLM proposals in a row before a seeded mutation of the best cell is used (default 3).")] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help=MODEL_HELP)] = None,
-    generations: Annotated[Optional[int], typer.Option(help="llmatic: generations (default 5; paper 20).")] = None,
-    batch: Annotated[Optional[int], typer.Option(help="llmatic: offspring per generation (default 10; paper 100).")] = None,
+    generations: Annotated[Optional[int], typer.Option(help="llmatic: generations (default 3; paper 20).")] = None,
+    batch: Annotated[Optional[int], typer.Option(help="llmatic: offspring per generation (default 8; paper 100).")] = None,
     max_concurrency: Annotated[Optional[int], typer.Option(help="llmatic: LLM calls in flight (default 4).")] = None,
     ablation: Annotated[Optional[str], typer.Option(
         help="llmatic ablation (paper 4.2): network-archive-only, prompt-archive-only, mutation-only, "

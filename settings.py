@@ -85,8 +85,8 @@ class LLMaticSettings(BaseModel):
     """LLMatic (seed 001, sections 3-4.1).  Paper scale: 20 generations of 100 offspring; the
     defaults are small enough for the embedded model on a 2-core CPU."""
 
-    generations: int = Field(5, gt=0)
-    batch: int = Field(10, gt=0, description="offspring per generation (paper: 100)")
+    generations: int = Field(3, gt=0, description="paper: 20")
+    batch: int = Field(8, gt=0, description="offspring per generation (paper: 100)")
     initial: int = Field(10, gt=0, description="random networks that seed the archive (paper: 10)")
     p_mutation: float = Field(0.7, ge=0.0, le=1.0, description="else crossover (paper: 0.7 / 0.3)")
     temperature: float = Field(0.6, ge=0.0, le=1.0, description="initial mutation temperature (paper: 0.6)")
@@ -96,7 +96,7 @@ class LLMaticSettings(BaseModel):
     crossover_networks: int = Field(10, gt=0, description="random networks per generation for crossover (paper: 10)")
     cells_per_dim: int = Field(10, gt=1, description="niches per descriptor (paper: 10)")
     max_concurrency: int = Field(4, gt=0, description="LLM calls in flight at once")
-    max_tokens: int = Field(700, gt=0, description="room for a whole cell's code")
+    max_tokens: int = Field(600, gt=0, description="room for a whole cell's code (370 tokens written compactly)")
     ablation: Ablation = "none"
 
 

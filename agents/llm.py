@@ -93,6 +93,13 @@ def _llama(model_path: str, n_ctx: int) -> tuple[Any, threading.Lock]:
     return llama, threading.Lock()
 
 
+@cache
+def _grammar(gbnf: str) -> Any:
+    from llama_cpp import LlamaGrammar
+
+    return LlamaGrammar.from_string(gbnf, verbose=False)
+
+
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 
 
@@ -111,6 +118,7 @@ class ChatEmbedded(BaseChatModel):
     max_tokens: int = 384
     seed: int | None = None
     n_ctx: int = 8192
+    grammar: str | None = None  # GBNF constraining free text (e.g. "one python code block")
 
     @property
     def _llm_type(self) -> str:
@@ -121,6 +129,8 @@ class ChatEmbedded(BaseChatModel):
         llama, lock = _llama(self.model_path, self.n_ctx)
         params = {"temperature": self.temperature, "max_tokens": self.max_tokens, "seed": self.seed,
                   "stop": stop or [], **kwargs}
+        if self.grammar and "response_format" not in params:
+            params["grammar"] = _grammar(self.grammar)
         chat = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
         with lock:
             response = llama.create_chat_completion(messages=chat, **params)

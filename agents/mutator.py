@@ -42,6 +42,16 @@ NB201_EDITS = (
 
 EDITS = {"nb201": NB201_EDITS, "torch-code": GENERIC_EDITS}
 
+# The answer's form, for models that take a grammar: one fenced python block.  Small models
+# otherwise answer with prose about the code (measured: 48 of 50 SmolLM2-135M answers did
+# not parse).  It constrains the form only; what the code says is the model's.
+CODE_BLOCK_GBNF = r"""root ::= "```python
+" line+ "```"
+line ::= [^`
+]* "
+"
+"""
+
 SYSTEM = """\
 You are the Designer in a neural architecture search. You edit PyTorch code that defines a network \
 or a cell. Reply with the complete new code in one ```python block and nothing else."""

@@ -90,13 +90,14 @@ class Asker(BaseModel, arbitrary_types_allowed=True):
 
     async def ask_text(self, messages: list[BaseMessage], journal: Journal, step: int, *,
                        temperature: float | None = None, seed: int | None = None, max_tokens: int | None = None,
-                       tag: dict | None = None) -> tuple[str, Usage]:
+                       grammar: str | None = None, tag: dict | None = None) -> tuple[str, Usage]:
         """One free-text answer (for code, which constrained JSON would mangle), async so a
-        generation's calls can overlap.  `tag` is journaled with the prompt and the answer."""
+        generation's calls can overlap.  `grammar` (GBNF) constrains the form of the text
+        where the model supports it (the embedded one); `tag` is journaled with the call."""
         tag = tag or {}
         journal.append(step, "prompt", role=self.role, model=self.label,
                        data={"messages": [_dump(m) for m in messages], "temperature": temperature, **tag})
-        model = _with_sampling(self.model, temperature=temperature, seed=seed, max_tokens=max_tokens)
+        model = _with_sampling(self.model, temperature=temperature, seed=seed, max_tokens=max_tokens, grammar=grammar)
         started = time.perf_counter()
         try:
             raw = await model.ainvoke(messages)

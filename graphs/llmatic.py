@@ -228,7 +228,7 @@ async def _breed(ctx: RunContext, state: LLMaticState, archives: Archives, plans
             text, spent = await asker.ask_text(
                 _messages(ctx, plan), ctx.journal, plan.generation, temperature=plan.temperature,
                 seed=ctx.settings.seed * 100_003 + plan.generation * 1_000 + plan.index,
-                max_tokens=ctx.settings.llmatic.max_tokens,
+                max_tokens=ctx.settings.llmatic.max_tokens, grammar=mutator.CODE_BLOCK_GBNF,
                 tag={"generation": plan.generation, "index": plan.index, "operator": plan.operator})
         return plan, text, spent
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Callable
 
 from memory.archive import AddStatus
+from memory.qd import CURIOSITY
 
-CURIOSITY = {"added": 1.0, "not_added": -0.5, "untrainable": -1.0}
 SIZE = 100
 
 

@@ -140,3 +140,16 @@ def test_concurrency_overlaps_calls(tmp_path):
     model.answers = [slow]
     execute(start(tmp_path, generations=1, batch=6, max_concurrency=3), designer(model))
     assert peak[0] == 3
+
+
+@pytest.mark.slow
+def test_real_embedded_model_runs_one_generation(tmp_path):
+    """The embedded model writes code for a real LLMatic generation; whatever it writes
+    is classified (parsed cell or a reason), and the run completes with its figures."""
+    run = start(tmp_path, generations=1, batch=2, initial=3)
+    result = execute(run)
+    children = [c for c in offspring(run) if c["generation"] == 1]
+    assert len(children) == 2
+    assert all(c["arch"] is not None or c["detail"] for c in children)
+    assert result["usage"]["designer"]["calls"] == 2 and result["usage"]["designer"]["tokens_out"] > 0
+    assert (run.path / "network_archive.png").exists()
