@@ -43,11 +43,25 @@ def summary_table(result: dict, seconds: float) -> Table:
         table.add_row("rank", f"{best['rank']} of {best['of']} by test accuracy")
         table.add_row("FLOPs / params", f"{best['flops_m']:.2f} M / {best['params_m']:.3f} M")
         table.add_row("found at", f"step {best['step']} ({best['source']})")
-    p = result.get("proposals", {})
-    table.add_row("evaluations", f"{result.get('evaluations')} of budget {result.get('budget')}")
-    table.add_row("proposals", f"{p.get('total')} total: {p.get('llm')} by the LLM ({p.get('llm_accepted')} accepted), "
-                               f"{p.get('fallback')} fallback mutations, {p.get('rejected_by_critic')} rejected by the critic, "
-                               f"{p.get('unparseable_llm_answers')} unparseable")
+    llmatic = result.get("llmatic")
+    if llmatic:
+        table.add_row("evaluations", f"{result.get('evaluations')} distinct cells")
+    else:
+        p = result.get("proposals", {})
+        table.add_row("evaluations", f"{result.get('evaluations')} of budget {result.get('budget')}")
+        table.add_row("proposals", f"{p.get('total')} total: {p.get('llm')} by the LLM ({p.get('llm_accepted')} "
+                                   f"accepted), {p.get('fallback')} fallback mutations, "
+                                   f"{p.get('rejected_by_critic')} rejected by the critic, "
+                                   f"{p.get('unparseable_llm_answers')} unparseable")
+    if llmatic:
+        last = llmatic["per_generation"][-1]
+        table.add_row("network archive", f"{last['filled']} niches filled, coverage {last['coverage']:.0%}, "
+                                         f"QD score {last['qd_score']:.1f}")
+        parsed = llmatic["parsed_fraction"]
+        table.add_row("LLM offspring", f"{llmatic['offspring']} made, "
+                                       f"{'-' if parsed is None else f'{parsed:.0%}'} parsed as cells, "
+                                       f"{llmatic['untrainable']} untrainable")
+        table.add_row("figures", ", ".join(llmatic.get("figures", [])))
     for role, usage in result.get("usage", {}).items():
         model = result.get("models", {}).get(role, "")
         table.add_row(f"{role} ({model})", f"{usage['calls']} calls, {usage['tokens_in']} tokens in, "

@@ -81,7 +81,8 @@ RANDOM = """\
 Create a network that inherits from nn.Module and performs better than the network above."""
 
 
-def rules_for(space_name: str, snippets: dict[str, str] | None) -> str:
+def rules_for(snippets: dict[str, str] | None) -> str:
+    """The space's allowed edge modules, quoted in every prompt (none for free-form code)."""
     if not snippets:
         return ""
     return NB201_RULES.format(snippets="\n".join(f"- {op}: {code}" for op, code in snippets.items()))

@@ -245,7 +245,7 @@ async def _breed(ctx: RunContext, state: LLMaticState, archives: Archives, plans
 
 
 def _messages(ctx: RunContext, plan: Plan):
-    rules = mutator.rules_for(ctx.space.name, ctx.space.code_rules())
+    rules = mutator.rules_for(ctx.space.code_rules())
     if plan.operator == "mutation":
         return mutator.mutation_messages(ctx.space.to_code(plan.parents[0]), edits(ctx)[plan.prompt_id], rules)
     if plan.operator == "crossover":
