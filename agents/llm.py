@@ -83,10 +83,20 @@ def _huggingface(spec: ModelSpec, temperature: float) -> BaseChatModel:
     return ChatHuggingFace(llm=pipeline)
 
 
-@cache
+_LOADING = threading.Lock()
+
+
 def _llama(model_path: str, n_ctx: int) -> tuple[Any, threading.Lock]:
-    """Load the GGUF once per process; roles share the weights.  llama.cpp contexts are
-    not thread-safe, hence the lock."""
+    """The loaded GGUF and the lock that serialises its use (llama.cpp contexts are not
+    thread-safe).  Loading happens once per process, under a lock: two threads loading at
+    once both redirect stdout/stderr to /dev/null (llama-cpp-python's quiet mode) and one
+    restores the other's redirection, which silenced the CLI's output for good."""
+    with _LOADING:
+        return _load_llama(model_path, n_ctx)
+
+
+@cache
+def _load_llama(model_path: str, n_ctx: int) -> tuple[Any, threading.Lock]:
     from llama_cpp import Llama
 
     llama = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=os.cpu_count() or 1, verbose=False)

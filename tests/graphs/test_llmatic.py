@@ -1,6 +1,7 @@
 import json
 import random
 import re
+from pathlib import Path
 
 import pytest
 
@@ -143,13 +144,24 @@ def test_concurrency_overlaps_calls(tmp_path):
 
 
 @pytest.mark.slow
-def test_real_embedded_model_runs_one_generation(tmp_path):
-    """The embedded model writes code for a real LLMatic generation; whatever it writes
-    is classified (parsed cell or a reason), and the run completes with its figures."""
-    run = start(tmp_path, generations=1, batch=2, initial=3)
-    result = execute(run)
+def test_real_embedded_model_runs_one_generation_from_the_cli(tmp_path):
+    """The embedded model writes code for a real LLMatic generation; whatever it writes is
+    classified (a parsed cell or a reason), and the CLI still prints its summary: loading
+    the model from several threads at once once silenced stdout for good."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, str(root / "cli.py"), "search", "--graph", "llmatic", "--generations", "1",
+                           "--batch", "3", "--max-concurrency", "3", "--runs-dir", str(tmp_path), "--quiet"],
+                          capture_output=True, text=True, cwd=root, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "saved:" in done.stdout and "network archive" in done.stdout
+    (run_dir,) = tmp_path.iterdir()
+    run = RunDir(run_dir)
     children = [c for c in offspring(run) if c["generation"] == 1]
-    assert len(children) == 2
+    assert len(children) == 3
     assert all(c["arch"] is not None or c["detail"] for c in children)
-    assert result["usage"]["designer"]["calls"] == 2 and result["usage"]["designer"]["tokens_out"] > 0
-    assert (run.path / "network_archive.png").exists()
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["usage"]["designer"]["calls"] == 3 and result["usage"]["designer"]["tokens_out"] > 0
+    assert (run_dir / "network_archive.png").exists()
