@@ -1,4 +1,4 @@
-"""Rich rendering for the CLI: the live progress line and the final summary table."""
+"""Rich rendering for the CLI: live progress, summary, run list and timeline, inspector replies, approvals."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -39,10 +40,21 @@ def summary_table(result: dict, seconds: float) -> Table:
     if best:
         table.add_row("best cell", best["arch"])
         table.add_row("validation acc", f"{best['val_acc']:.2f}%  (what the search saw)")
-        table.add_row("test acc", f"{best['test_acc']:.2f}%  (looked up once, at the end)")
-        table.add_row("rank", f"{best['rank']} of {best['of']} by test accuracy")
+        if best.get("test_acc") is None:  # TransNAS-Bench-101: the table has validation metrics only
+            table.add_row("rank", f"{best['rank']} of {best['of']} by validation score")
+        else:
+            table.add_row("test acc", f"{best['test_acc']:.2f}%  (looked up once, at the end)")
+            table.add_row("rank", f"{best['rank']} of {best['of']} by test accuracy")
         table.add_row("FLOPs / params", f"{best['flops_m']:.2f} M / {best['params_m']:.3f} M")
         table.add_row("found at", f"step {best['step']} ({best['source']})")
+    lapt = result.get("lapt")
+    if lapt:
+        rounds = ", ".join(f"{r['evaluations']} in {r['members']} cells" + (f" -> {r['adaptation']}" if r['adaptation']
+                                                                         else "") for r in lapt["rounds"])
+        table.add_row("principles from", f"{lapt['source']}" + (f" (v{lapt['source_version']})"
+                                                                  if lapt.get("source_version") else ""))
+        table.add_row("rounds", rounds)
+        table.add_row("principles now", "\n".join(f"- {p}" for p in lapt["principles"]) or "-")
     llmatic = result.get("llmatic")
     if llmatic:
         table.add_row("evaluations", f"{result.get('evaluations')} distinct cells")
@@ -67,4 +79,79 @@ def summary_table(result: dict, seconds: float) -> Table:
         table.add_row(f"{role} ({model})", f"{usage['calls']} calls, {usage['tokens_in']} tokens in, "
                                            f"{usage['tokens_out']} out, {usage['seconds']:.1f} s")
     table.add_row("wall time", f"{seconds:.1f} s this session")
+    return table
+
+
+def runs_table(infos: list) -> Table:
+    """`cli.py runs`: one row per run (memory/runs.py RunInfo)."""
+    table = Table(title="runs")
+    table.add_column("run", overflow="fold", min_width=20)
+    table.add_column("search", overflow="fold", min_width=12)
+    table.add_column("status", overflow="fold", min_width=8)
+    for column in ("best val", "evals", "tokens"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("cost", overflow="fold", min_width=5)
+    table.add_column("started", overflow="fold", min_width=10)
+    for info in infos:
+        status = info.status + (f", fork of {info.parent} at step {info.forked_at}" if info.parent else "")
+        cost = "-" if info.cost_usd is None else ("local" if info.cost_usd == 0 else f"${info.cost_usd:.2f}")
+        table.add_row(info.id, f"{info.graph} {info.space}/{info.dataset} seed {info.seed}", status,
+                      "-" if info.best_val_acc is None else f"{info.best_val_acc:.2f}%", str(info.evaluations),
+                      f"{info.tokens:,}", cost, info.started)
+    return table
+
+
+def timeline_table(facts: list, title: str) -> Table:
+    """`cli.py show`: what happened at each step, one line per event that says something."""
+    table = Table(title=title)
+    table.add_column("step", justify="right")
+    table.add_column("what happened", overflow="fold")
+    for fact in facts:
+        table.add_row(str(fact.step), fact.text)
+    return table
+
+
+def print_reply(console: Console, reply, evidence: bool = False, as_json: bool = False) -> None:
+    """An Inspector reply (agents/inspector.py): the answer and the steps it cites."""
+    if as_json:
+        console.print_json(reply.model_dump_json())
+        return
+    cited = f"  [dim](steps {', '.join(map(str, reply.cited_steps))})[/]" if reply.cited_steps else ""
+    console.print(f"[bold]Q:[/] {escape(reply.question)}\n[bold]A:[/] {escape(reply.answer)}{cited}")
+    if evidence:
+        for fact in reply.evidence:
+            console.print(f"   [dim]{escape(fact.line())}[/]")
+
+
+def ask_approval(console: Console, settings, proposal: dict) -> dict:
+    """`search --approve`: show the proposal, read accept / edit / reject (graphs/approve.py Decision)."""
+    import spaces
+    from errors import UserError
+
+    best = proposal.get("best")
+    console.print(f"\n[bold]step {proposal['step']}[/] ({proposal['source']}): {proposal['arch']}\n"
+                  f"  rationale: {escape(proposal.get('rationale') or '-')}\n"
+                  f"  evaluations so far: {proposal['evaluations']}"
+                  + (f", best {best['val_acc']:.2f}% at step {best['step']}" if best else ""))
+    while True:
+        choice = console.input("evaluate it? [a]ccept / [e]dit / [r]eject: ").strip().lower()[:1] or "a"
+        if choice in ("a", "r"):
+            return {"action": "accept" if choice == "a" else "reject"}
+        if choice == "e":
+            arch = console.input("architecture: ").strip()
+            try:
+                return {"action": "edit", "arch": spaces.get(settings.space).validate(arch)}
+            except UserError as err:
+                console.print(f"[red]{escape(str(err))}[/]")
+
+
+def principles_table(records) -> Table:
+    """Stored design principles (memory/store.py PrincipleSet), one row per task version."""
+    table = Table(title="design principles", show_lines=True)
+    for column in ("task", "version", "principles", "refined space", "evidence"):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        refined = "\n".join(f"{p}: {', '.join(ops)}" for p, ops in r.refined.items())
+        evidence = f"{len(r.evidence)} archs" + (f", best {r.evidence[0][1]:.2f}" if r.evidence else "")
+        table.add_row(r.task, str(r.version), "\n".join(f"- {p}" for p in r.principles), refined, evidence)
     return table

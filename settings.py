@@ -18,8 +18,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from errors import UserError
 
-Role = Literal["designer", "critic", "learner"]
-ROLES: tuple[Role, ...] = ("designer", "critic", "learner")
+Role = Literal["designer", "critic", "learner", "inspector"]
+ROLES: tuple[Role, ...] = ("designer", "critic", "learner", "inspector")
 Provider = Literal["embedded", "openai", "openai-compatible", "hf"]
 PROVIDERS: tuple[str, ...] = ("embedded", "openai", "openai-compatible", "hf")
 EMBEDDED_MODEL = "smollm2-135m"
@@ -57,6 +57,7 @@ class Models(BaseModel):
     designer: ModelSpec = ModelSpec()
     critic: ModelSpec = ModelSpec()
     learner: ModelSpec = ModelSpec()
+    inspector: ModelSpec = ModelSpec()  # answers `cli.py chat` questions about a run (agents/inspector.py)
 
     def for_role(self, role: Role) -> ModelSpec:
         return getattr(self, role)
@@ -100,6 +101,72 @@ class LLMaticSettings(BaseModel):
     ablation: Ablation = "none"
 
 
+LAPTAblation = Literal["none", "no-adaptation", "no-transfer"]
+
+# LAPT Table 1 per space: top r, adaptation iterations, REA population, generations, tournament.
+LAPT_PAPER = {"nb201": {"top_r": 5, "iterations": 3, "population": 5, "generations": 1, "tournament": 2},
+              "transnas101": {"top_r": 15, "iterations": 4, "population": 10, "generations": 1, "tournament": 5}}
+# Section 4.2: principles are learned on ImageNet (NB201) and Jigsaw (TransNAS-Bench-101).
+LAPT_SOURCE = {"nb201": "nb201/imagenet16", "transnas101": "transnas101/jigsaw"}
+
+
+class LAPTSettings(BaseModel):
+    """LAPT (seed 003, Algorithm 1, Table 1).  Unset numbers take the paper's value for the space."""
+
+    transfer_from: str | None = Field(None, description="SPACE/DATASET whose principles start the search "
+                                      "(default: the paper's source task, nb201/imagenet16 or transnas101/jigsaw)")
+    learn_samples: int = Field(50, gt=0, description="top architectures of the source task shown to the learner "
+                               "(paper: 50)")
+    top_r: int | None = Field(None, gt=0, description="architectures the adaptation learns from (paper: 5 / 15)")
+    iterations: int | None = Field(None, gt=0, description="search + adaptation rounds (paper: 3 / 4)")
+    population: int | None = Field(None, gt=0, description="REA population (paper: 5 / 10)")
+    generations: int | None = Field(None, gt=0, description="REA generations per round (paper: 1)")
+    tournament: int | None = Field(None, gt=0, description="REA tournament size (paper: 2 / 5)")
+    max_ops: int = Field(2, gt=0, description="operations kept per position (the LAPT prompt: at most 2)")
+    ablation: LAPTAblation = "none"
+
+    @field_validator("transfer_from")
+    @classmethod
+    def _task(cls, value: str | None) -> str | None:
+        if value is not None and (value.count("/") != 1 or not all(value.split("/"))):
+            raise ValueError(f"want SPACE/DATASET, e.g. nb201/cifar10; got {value!r}")
+        return value
+
+    def resolved(self, space: str) -> "LAPTSettings":
+        """These settings with the paper's values filled in for `space`."""
+        paper = LAPT_PAPER.get(space, LAPT_PAPER["nb201"])
+        filled = {k: v for k, v in paper.items() if getattr(self, k) is None}
+        if self.transfer_from is None:
+            filled["transfer_from"] = LAPT_SOURCE.get(space, f"{space}/?")
+        return self.model_copy(update=filled)
+
+
+Executor = Literal["local", "ray"]
+
+
+class TrainingSettings(BaseModel):
+    """Real training of code candidates (space torch-code; tools/train_on_gpu.py).  Paper
+    defaults (seed 001, section 4): SGD, lr 0.001, momentum 0.9, 50 epochs; the defaults
+    here are small enough for a 2-core CPU (a few seconds per candidate)."""
+
+    epochs: int = Field(1, gt=0, description="paper: 50")
+    batch_size: int = Field(64, gt=0)
+    lr: float = Field(0.001, gt=0, description="paper: 0.001")
+    momentum: float = Field(0.9, ge=0, lt=1, description="paper: 0.9")
+    train_subset: int | None = Field(2000, gt=0, description="training images per epoch (None: all)")
+    eval_subset: int | None = Field(1000, gt=0, description="validation and test images scored (None: all)")
+    executor: Executor = "local"
+    workers: int = Field(1, gt=0, description="trainings in parallel (local: one per GPU or N CPU workers)")
+    ray_address: str | None = Field(None, description="existing Ray cluster (default: RAY_ADDRESS, else local)")
+    wall_seconds: float = Field(600.0, gt=0, description="wall-clock limit per candidate")
+    cpu_seconds: int | None = Field(1200, gt=0, description="CPU-time limit per candidate")
+    memory_mb: int | None = Field(4096, gt=0, description="memory a candidate may add on top of torch and the data")
+    cifar10: Path | None = Field(None, description="CIFAR-10 python archive or folder (or ARCHAGENTS_CIFAR10)")
+    flops_bounds_m: tuple[float, float] = Field(
+        (200.0, 5000.0), description="FLOPs descriptor range in M (paper section 4: 200 MFLOPs to 5 GFLOPs)")
+    width_depth_bounds: tuple[float, float] = Field((0.0, 200.0), description="paper section 4: 0 to 200")
+
+
 class Settings(BaseSettings):
     """One search run.  Defaults reproduce GENIUS on NB201 CIFAR-10 (seed 002, section 4.3)."""
 
@@ -108,7 +175,8 @@ class Settings(BaseSettings):
 
     graph: str = Field("genius", description="graph variant (graphs.REGISTRY)")
     space: str = Field("nb201", description="search space (spaces.REGISTRY)")
-    dataset: str = "cifar10"
+    dataset: str | None = Field(None, description="default: the space's (nb201: cifar10; torch-code: cifar10 "
+                                "when the archive is given, else mnist)")
     budget: int = Field(10, gt=0, description="architectures evaluated (GENIUS: 10 iterations)")
     seed: int = 0
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="designer temperature (GENIUS: 0)")
@@ -119,14 +187,27 @@ class Settings(BaseSettings):
     max_params_m: float | None = Field(None, gt=0, description="reject cells above this many M params")
     max_rejections: int = Field(
         3, ge=1, description="consecutive rejected LLM proposals before a seeded mutation of the best cell is used")
+    approve: bool = Field(False, description="pause before each evaluation for the user to accept, edit or "
+                          "reject the proposal (GENIUS; graphs/approve.py)")
     runs_dir: Path = Path("runs")
     models: Models = Models()
     llmatic: LLMaticSettings = LLMaticSettings()
+    training: TrainingSettings = TrainingSettings()
+    lapt: LAPTSettings = LAPTSettings()
+    memory_dir: Path | None = Field(None, description="Chroma memory (default: the user data dir; "
+                                    "env ARCHAGENTS_MEMORY_DIR)")
+    memory_write: bool = Field(True, description="store what the search evaluated and the agents' reasoning")
+    memory_embedding: Literal["minilm", "hashing"] = Field(
+        "minilm", description="minilm: the packaged all-MiniLM-L6-v2; hashing: the offline fallback")
+    principles_from: str | None = Field(None, description="SPACE/DATASET whose stored principles are added to "
+                                        "the designer's prompt (genius, llmatic)")
+    designer_memory: int = Field(0, ge=0, description="past architectures of this task from memory shown to "
+                                 "the designer (genius)")
 
     @field_validator("graph", "space", "dataset")
     @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.strip()
+    def _strip(cls, value: str | None) -> str | None:
+        return value.strip() if value is not None else None
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

@@ -16,6 +16,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field
 
 from agents.structured import Asker, Usage
+from errors import UserError
 from memory.journal import Journal
 from spaces.base import SearchSpace, Trial
 
@@ -55,6 +56,10 @@ Should this proposal be evaluated?"""
 def check_rules(space: SearchSpace, dataset: str, arch: str, evaluated: list[Trial],
                 max_flops_m: float | None, max_params_m: float | None) -> Verdict:
     """The exact checks, in order of cheapness."""
+    try:  # code spaces (torch-code) refuse code they will not run; the reason goes back to the designer
+        space.validate(arch)
+    except UserError as err:
+        return Verdict(accept=False, kind="malformed", reason=f"it cannot be run: {err}")
     for trial in evaluated:
         if trial.arch == arch:
             return Verdict(accept=False, kind="duplicate",
@@ -67,7 +72,10 @@ def check_rules(space: SearchSpace, dataset: str, arch: str, evaluated: list[Tri
                            reason=f"it computes the same function as the architecture evaluated at step "
                                   f"{trial.step} ({trial.val_acc:.2f}%): {trial.arch}")
     if max_flops_m is not None or max_params_m is not None:
-        flops, params = space.cost(arch, dataset)
+        try:
+            flops, params = space.cost(arch, dataset)
+        except UserError as err:  # torch-code measures in the sandbox: the network may not build
+            return Verdict(accept=False, kind="malformed", reason=f"it cannot be measured: {err}")
         if max_flops_m is not None and flops > max_flops_m:
             return Verdict(accept=False, kind="constraint",
                            reason=f"it needs {flops:.1f} MFLOPs, above the limit of {max_flops_m:g}.")

@@ -70,7 +70,7 @@ def proposal_schema(space_schema: type[BaseModel]) -> type[BaseModel]:
     )
 
 
-def conversation(space: SearchSpace, dataset: str, trials: list[Trial]) -> list[BaseMessage]:
+def conversation(space: SearchSpace, dataset: str, trials: list[Trial], notes: str = "") -> list[BaseMessage]:
     """The GENIUS dialogue so far: the problem, then (proposal, measured accuracy) per
     evaluated trial, then the latest rejection if the last proposal was rejected.
 
@@ -78,7 +78,8 @@ def conversation(space: SearchSpace, dataset: str, trials: list[Trial]) -> list[
     rejected), and small models copy whatever proposals the context shows them.  Only
     the last WINDOW evaluated exchanges are verbatim; older ones are summarised, best
     first, so the prompt prefix stays stable (llama.cpp reuses its cached prefix)."""
-    messages: list[BaseMessage] = [SystemMessage(SYSTEM), HumanMessage(FIRST.format(problem=space.describe(dataset)))]
+    problem = space.describe(dataset) + (f"\n\n{notes}" if notes else "")  # notes: from memory (graphs/remember.py)
+    messages: list[BaseMessage] = [SystemMessage(SYSTEM), HumanMessage(FIRST.format(problem=problem))]
     evaluated = [t for t in trials if t.val_acc is not None]
     older, recent = evaluated[:-WINDOW], evaluated[-WINDOW:]
     if older:
@@ -115,10 +116,12 @@ def retry_temperature(base: float, rejections_in_row: int) -> float:
 
 
 def propose(asker: Asker, space: SearchSpace, dataset: str, trials: list[Trial], journal: Journal,
-            step: int, temperature: float | None = None, seed: int | None = None) -> tuple[str | None, str, Usage]:
-    """Ask for the next architecture: (arch string or None if unparseable, rationale, usage)."""
+            step: int, temperature: float | None = None, seed: int | None = None,
+            notes: str = "") -> tuple[str | None, str, Usage]:
+    """Ask for the next architecture: (arch string or None if unparseable, rationale, usage).
+    `notes` (principles or past results from memory) are added to the problem statement."""
     schema = proposal_schema(space.proposal_schema)
-    answer, usage = asker.ask(conversation(space, dataset, trials), schema, journal, step,
+    answer, usage = asker.ask(conversation(space, dataset, trials, notes), schema, journal, step,
                               temperature=temperature, seed=seed)
     if answer is None:
         return None, "", usage

@@ -4,9 +4,9 @@ and `build(settings)`."""
 from types import ModuleType
 
 from errors import UserError
-from graphs import genius, llmatic
+from graphs import genius, lapt, llmatic
 
-REGISTRY: dict[str, ModuleType] = {module.NAME: module for module in (genius, llmatic)}
+REGISTRY: dict[str, ModuleType] = {module.NAME: module for module in (genius, llmatic, lapt)}
 
 __all__ = ["REGISTRY", "get"]
 

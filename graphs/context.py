@@ -20,3 +20,4 @@ class RunContext:
     askers: dict[str, Asker] = field(default_factory=dict)
     run_id: str = ""
     result_path: Path | None = None  # where `finish` writes result.json
+    tool_args: dict = field(default_factory=dict)  # extra evaluator-tool arguments (torch-code: training, sandbox)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from langgraph.graph import END, START, StateGraph
 
-from graphs import nodes
+from graphs import approve, nodes
 from graphs.context import RunContext
 from graphs.state import SearchState
 from settings import Settings
@@ -33,7 +33,10 @@ def planned_evaluations(settings: Settings) -> int:
 def build(settings: Settings) -> StateGraph:
     graph = StateGraph(SearchState, context_schema=RunContext)
     graph.add_node("propose", nodes.propose)
-    graph.add_node("review", nodes.review, destinations=("evaluate", "propose", "finish"))
+    graph.add_node("review", nodes.review, destinations=("evaluate", "propose", "finish")
+                   + (("approve",) if settings.approve else ()))
+    if settings.approve:
+        graph.add_node("approve", approve.approve, destinations=("evaluate", "propose"))
     graph.add_node("evaluate", nodes.evaluate)
     graph.add_node("finish", nodes.finish)
     graph.add_edge(START, "propose")

@@ -56,6 +56,7 @@ class Offspring(Plan):
 
     arch: str | None = None
     val_acc: float | None = None
+    descriptors: tuple[float, float] | None = None  # as measured by the evaluation (torch-code), else the space's
     outcome: Outcome = "untrainable"
     status: str = ""
     detail: str = ""
@@ -112,6 +113,7 @@ class Archives:
         self.prompts = PromptPopulation(n_prompts, seed) if cfg.ablation == "network-archive-only" else \
             PromptArchive(n_prompts, cfg.cells_per_dim, seed)
         self.evaluated: dict[str, Evaluation] = {}  # every cell evaluated so far: never paid for twice
+        self.descriptors: dict[str, tuple[float, float]] = {}  # measured once (torch-code measures in the sandbox)
 
     def offer(self, ctx: RunContext, child: Offspring) -> str:
         """Insert an evaluated child into the network archive; returns the AddStatus name."""
@@ -119,7 +121,9 @@ class Archives:
             return "UNTRAINABLE"
         self.evaluated.setdefault(child.arch, Evaluation(arch=child.arch, canonical=ctx.space.canonical(child.arch),
                                                          val_acc=child.val_acc))
-        descriptors = ctx.space.descriptors(child.arch, ctx.settings.dataset)
+        descriptors = child.descriptors or self.descriptors.get(child.arch) or \
+            ctx.space.descriptors(child.arch, ctx.settings.dataset)
+        self.descriptors[child.arch] = descriptors
         return self.networks.add(child.arch, child.val_acc, descriptors).name
 
     def credit(self, child: Offspring) -> None:
@@ -155,14 +159,17 @@ def initialise(state: LLMaticState, runtime: Runtime[RunContext]) -> dict:
     rng = random.Random(f"{ctx.settings.seed}:init")
     archives = Archives(ctx, len(edits(ctx)))
     recorded = _recorded(ctx, 0)
+    archs = [ctx.space.sample_random(rng) for _ in range(ctx.settings.llmatic.initial)]
+    ahead = {index: _train_ahead(ctx, archives, arch) for index, arch in enumerate(archs) if index not in recorded}
     children = []
-    for index in range(ctx.settings.llmatic.initial):
-        plan, arch = Plan(generation=0, index=index, operator="init"), ctx.space.sample_random(rng)
+    for index, arch in enumerate(archs):
+        plan = Plan(generation=0, index=index, operator="init")
         if index in recorded:
             archives.offer(ctx, recorded[index])
             children.append(recorded[index])
         else:
-            children.append(_evaluate(ctx, state, archives, plan, arch))
+            result = ahead[index].result() if ahead[index] is not None else None
+            children.append(_evaluate(ctx, state, archives, plan, arch, result))
     return _close_generation(state, ctx, archives, children, usage=None)
 
 
@@ -221,26 +228,30 @@ async def _breed(ctx: RunContext, state: LLMaticState, archives: Archives, plans
 
     recorded = _recorded(ctx, plans[0].generation) if plans else {}
 
-    async def answer(plan: Plan) -> tuple[Plan, str | Offspring, Usage]:
+    async def answer(plan: Plan) -> tuple[Plan, str | Offspring, Usage, dict | None]:
         if plan.index in recorded:
-            return plan, recorded[plan.index], Usage()
+            return plan, recorded[plan.index], Usage(), None
         async with semaphore:
             text, spent = await asker.ask_text(
                 _messages(ctx, plan), ctx.journal, plan.generation, temperature=plan.temperature,
                 seed=ctx.settings.seed * 100_003 + plan.generation * 1_000 + plan.index,
                 max_tokens=ctx.settings.llmatic.max_tokens, grammar=mutator.CODE_BLOCK_GBNF,
                 tag={"generation": plan.generation, "index": plan.index, "operator": plan.operator})
-        return plan, text, spent
+        try:  # a trained space starts training now, while other answers are still being written
+            future = _train_ahead(ctx, archives, ctx.space.from_code(text))
+        except UserError:
+            future = None
+        return plan, text, spent, (await asyncio.wrap_future(future) if future is not None else None)
 
     for next_done in asyncio.as_completed([answer(plan) for plan in plans]):
-        plan, text, spent = await next_done
+        plan, text, spent, trained = await next_done
         usage = usage.add(spent)
         if isinstance(text, Offspring):  # finished before an interruption: replay it
             archives.offer(ctx, text)
             archives.credit(text)
             children.append(text)
             continue
-        children.append(_from_answer(ctx, state, archives, plan, text))
+        children.append(_from_answer(ctx, state, archives, plan, text, trained))
     return children, usage
 
 
@@ -254,7 +265,8 @@ def _messages(ctx: RunContext, plan: Plan):
     return mutator.random_messages(seed_network, rules)
 
 
-def _from_answer(ctx: RunContext, state: LLMaticState, archives: Archives, plan: Plan, text: str) -> Offspring:
+def _from_answer(ctx: RunContext, state: LLMaticState, archives: Archives, plan: Plan, text: str,
+                 trained: dict | None = None) -> Offspring:
     try:
         arch = ctx.space.from_code(text)
     except UserError as err:
@@ -263,24 +275,41 @@ def _from_answer(ctx: RunContext, state: LLMaticState, archives: Archives, plan:
         ctx.journal.append(plan.generation, "offspring", data=child.model_dump())
         archives.credit(child)
         return child
-    return _evaluate(ctx, state, archives, plan, arch)
+    return _evaluate(ctx, state, archives, plan, arch, trained)
 
 
-def _evaluate(ctx: RunContext, state: LLMaticState, archives: Archives, plan: Plan, arch: str) -> Offspring:
-    """Query the benchmark (or reuse an earlier evaluation of the same cell), archive, credit."""
-    detail = ""
+def _train_ahead(ctx: RunContext, archives: Archives, arch: str):
+    """Start training `arch` on the executor (trained spaces only: their evaluator takes
+    run arguments); a Future of the tool's result, or None when nothing needs training."""
+    if not ctx.tool_args or arch in archives.evaluated:
+        return None
+    from tools import executors
+
+    return executors.shared(ctx.settings.training).submit(
+        {"arch": arch, "dataset": ctx.settings.dataset, **ctx.tool_args})
+
+
+def _evaluate(ctx: RunContext, state: LLMaticState, archives: Archives, plan: Plan, arch: str,
+              trained: dict | None = None) -> Offspring:
+    """Query the benchmark or take the training's result (`trained`, from the executor), or
+    reuse an earlier evaluation of the same network; archive, credit."""
+    detail, descriptors = "", None
     if arch in archives.evaluated:
         evaluation, detail = archives.evaluated[arch], "evaluated before; result reused"
     else:
         tool = evaluator(ctx.space.name)
-        args = {"arch": arch, "dataset": ctx.settings.dataset}
-        result = tool.invoke(args)
+        args = {"arch": arch, "dataset": ctx.settings.dataset, **ctx.tool_args}
+        result = trained if trained is not None else tool.invoke(args)
         ctx.journal.append(plan.generation, "tool_call", data={"tool": tool.name, "args": args, "result": result})
         evaluation = Evaluation.model_validate(result)
+        descriptors = result.get("descriptors")
+        detail = f"{evaluation.failure}: {evaluation.detail}" if evaluation.failure else ""
         ctx.journal.append(plan.generation, "evaluation", data=evaluation.model_dump())
-    child = Offspring(**plan.model_dump(), arch=arch, val_acc=evaluation.val_acc, detail=detail)
+    child = Offspring(**plan.model_dump(), arch=arch, val_acc=evaluation.val_acc, descriptors=descriptors,
+                      detail=detail)
     child.status = archives.offer(ctx, child)
-    child.outcome = "added" if child.status in ("NEW", "IMPROVE_EXISTING") else "not_added"
+    child.outcome = "untrainable" if evaluation.val_acc is None else \
+        "added" if child.status in ("NEW", "IMPROVE_EXISTING") else "not_added"
     child = _adapt(ctx, state, child)
     archives.credit(child)
     ctx.journal.append(plan.generation, "offspring", data=child.model_dump())
@@ -356,13 +385,17 @@ def finish(state: LLMaticState, runtime: Runtime[RunContext]) -> dict:
     if ctx.result_path is not None:
         archives = Archives.replay(ctx, len(edits(ctx)), state.offspring)
         folder = ctx.result_path.parent
-        archives.networks.heatmap(folder / "network_archive.png", ("MFLOPs", "conv depth"),
+        archives.networks.heatmap(folder / "network_archive.png",
+                                  getattr(ctx.space, "descriptor_names", ("MFLOPs", "conv depth")),
                                   f"network archive ({ctx.settings.dataset}, val acc %)")
         archives.prompts.heatmap(folder / "prompt_archive.png", ("prompt id", "temperature"),
                                  "prompt archive (prompt fitness)")
         _plot_curve(folder / "best_per_generation.png", state.generation_stats)
         result["llmatic"]["figures"] = ["network_archive.png", "prompt_archive.png", "best_per_generation.png"]
         ctx.result_path.write_text(dumps(result))
+    from graphs.remember import remember
+
+    remember(state, ctx)
     ctx.journal.append(state.step, "result", data=result)
     return {"done": True, "stop_reason": "generations done"}
 

@@ -16,6 +16,7 @@ from langgraph.types import Command
 
 from agents import critic, designer
 from graphs.context import RunContext
+from graphs.remember import designer_notes
 from graphs.state import SearchState
 from memory.journal import dumps
 from spaces.base import Evaluation, Trial
@@ -33,7 +34,7 @@ def propose(state: SearchState, runtime: Runtime[RunContext]) -> dict:
     temperature = designer.retry_temperature(ctx.settings.temperature, state.rejections_in_row)
     arch, rationale, usage = designer.propose(ctx.askers["designer"], ctx.space, ctx.settings.dataset,
                                               state.trials, ctx.journal, step, temperature,
-                                              seed=ctx.settings.seed * 100_003 + step)
+                                              seed=ctx.settings.seed * 100_003 + step, notes=designer_notes(ctx))
     update = {"usage": state.add_usage("designer", usage)}
     if arch is None:
         return {**update, **_fallback(state, ctx, step, "the designer's answer did not parse"),
@@ -76,8 +77,9 @@ def review(state: SearchState, runtime: Runtime[RunContext]) -> Command:
     if trial is None:  # the fallback found nothing left to try
         return Command(goto="finish")
     settings = ctx.settings
+    passed = "approve" if settings.approve else "evaluate"  # the user has the last word (graphs/approve.py)
     if settings.critic == "off":
-        return Command(goto="evaluate")
+        return Command(goto=passed)
     verdict = critic.check_rules(ctx.space, settings.dataset, trial.arch, state.evaluated(),
                                  settings.max_flops_m, settings.max_params_m)
     update: dict = {}
@@ -87,7 +89,7 @@ def review(state: SearchState, runtime: Runtime[RunContext]) -> Command:
         update["usage"] = state.add_usage("critic", usage)
     ctx.journal.append(trial.step, "critic", role="critic", data={"arch": trial.arch, **verdict.model_dump()})
     if verdict.accept:
-        return Command(goto="evaluate", update=update)
+        return Command(goto=passed, update=update)
     rejected = trial.model_copy(update={"accepted": False, "verdict": verdict.reason})
     return Command(goto="propose", update={**update, "trials": state.trials + [rejected], "pending": None,
                                            "rejections_in_row": state.rejections_in_row + 1})
@@ -100,7 +102,7 @@ def evaluate(state: SearchState, runtime: Runtime[RunContext]) -> dict:
     if done is not None and done.data.get("arch") == trial.arch:
         evaluation = Evaluation.model_validate(done.data)
     else:
-        args = {"arch": trial.arch, "dataset": ctx.settings.dataset}
+        args = {"arch": trial.arch, "dataset": ctx.settings.dataset, **ctx.tool_args}
         started = time.perf_counter()
         tool = evaluator(ctx.space.name)
         result = tool.invoke(args)
@@ -109,8 +111,9 @@ def evaluate(state: SearchState, runtime: Runtime[RunContext]) -> dict:
         evaluation = Evaluation.model_validate(result)
         ctx.journal.append(trial.step, "evaluation", data=evaluation.model_dump())
     archive = state.archive.model_copy(deep=True)
-    status = archive_insert.archive_insert(archive, ctx.space, trial.arch, evaluation.val_acc, trial.step)
-    ctx.journal.append(trial.step, "archive", data={"tool": "archive_insert", "arch": trial.arch, **status})
+    if evaluation.ok:  # a candidate that failed to train (torch-code) has no fitness to archive
+        status = archive_insert.archive_insert(archive, ctx.space, trial.arch, evaluation.val_acc, trial.step)
+        ctx.journal.append(trial.step, "archive", data={"tool": "archive_insert", "arch": trial.arch, **status})
     return {"trials": state.trials + [trial.model_copy(update={"evaluation": evaluation})], "pending": None,
             "evaluations": state.evaluations + 1, "rejections_in_row": 0, "archive": archive}
 
@@ -123,8 +126,11 @@ def finish(state: SearchState, runtime: Runtime[RunContext]) -> dict:
     """Read test accuracy and rank of the best cell once, and write result.json."""
     from graphs.result import summarise
 
+    from graphs.remember import remember
+
     ctx = runtime.context
     result = summarise(state, ctx)
+    remember(state, ctx)  # the persistent memory (memory/store.py) keeps what this search evaluated
     ctx.journal.append(state.step, "result", data=result)
     if ctx.result_path is not None:
         ctx.result_path.write_text(dumps(result))

@@ -9,13 +9,14 @@ and nodes are idempotent where it matters, see graphs/nodes.py).
 from __future__ import annotations
 
 import sqlite3
-from typing import Callable
+from typing import Any, Callable
 
 import graphs
 import spaces
 from agents.llm import check_provider, llm_for, structured_method
 from agents.structured import Asker
 from graphs.context import RunContext
+from errors import UserError
 from graphs.state import SearchState
 from memory.runs import RunDir
 from settings import Settings
@@ -26,9 +27,13 @@ def prepare(settings: Settings) -> Settings:
     the dataset in canonical spelling."""
     variant = graphs.get(settings.graph)
     space = spaces.get(settings.space)
-    settings = settings.model_copy(update={"dataset": space.resolve_dataset(settings.dataset)})
+    dataset = settings.dataset if settings.dataset is not None else spaces.default_dataset(space, settings)
+    settings = settings.model_copy(update={"dataset": space.resolve_dataset(dataset)})
     for role in variant.roles(settings):
         check_provider(settings.models.for_role(role))
+    if settings.approve and "approve" not in variant.build(settings).nodes:
+        raise UserError(f"--approve is not available for --graph {settings.graph} (it has no single proposal "
+                        "to pause on; see graphs/approve.py)")
     return settings
 
 
@@ -45,12 +50,23 @@ def make_askers(settings: Settings) -> dict[str, Asker]:
 def checkpoint_types() -> list[tuple[str, str]]:
     """The typed values our states hold; LangGraph restores only registered types."""
     from agents.structured import Usage
+    from graphs.lapt import LAPTState, Round
     from graphs.llmatic import LLMaticState, Offspring
     from memory.archive import Archive, Elite
     from spaces.base import Evaluation, Trial
+    from spaces.refined import Individual, RefinedSpace
 
-    types = (SearchState, LLMaticState, Offspring, Trial, Evaluation, Archive, Elite, Usage)
+    types = (SearchState, LLMaticState, Offspring, Trial, Evaluation, Archive, Elite, Usage,
+             LAPTState, Round, RefinedSpace, Individual)
     return [(cls.__module__, cls.__name__) for cls in types]
+
+
+def checkpointer(connection: sqlite3.Connection):
+    """The SQLite saver of a run folder, restoring our typed state values."""
+    from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    return SqliteSaver(connection, serde=JsonPlusSerializer(allowed_msgpack_modules=checkpoint_types()))
 
 
 def recursion_limit(settings: Settings) -> int:
@@ -60,20 +76,29 @@ def recursion_limit(settings: Settings) -> int:
 
 
 def execute(run: RunDir, askers: dict[str, Asker] | None = None,
-            on_state: Callable[[SearchState], None] | None = None) -> dict:
-    """Run (or resume) `run` to the end and return its result.json content."""
+            on_state: Callable[[SearchState], None] | None = None,
+            on_interrupt: Callable[[Any], Any] | None = None) -> dict:
+    """Run (or resume) `run` to the end and return its result.json content.  A node that calls
+    `interrupt(payload)` (search --approve) is resumed with `on_interrupt(payload)`; without
+    `on_interrupt` the run stops there, paused, and returns {}."""
+    with run.hold():
+        return _execute(run, askers, on_state, on_interrupt)
+
+
+def _execute(run: RunDir, askers: dict[str, Asker] | None, on_state: Callable[[SearchState], None] | None,
+             on_interrupt: Callable[[Any], Any] | None) -> dict:
     settings = prepare(run.settings())
     journal = run.journal()
-    context = RunContext(settings=settings, space=spaces.get(settings.space), journal=journal,
+    space = spaces.get(settings.space)
+    context = RunContext(settings=settings, space=space, journal=journal,
                          askers=askers if askers is not None else make_askers(settings),
-                         run_id=run.id, result_path=run.result_path)
+                         run_id=run.id, result_path=run.result_path,
+                         tool_args=spaces.configure(space, settings, run.path))
     connection = sqlite3.connect(run.checkpoint_path, check_same_thread=False)
     try:
-        from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
-        from langgraph.checkpoint.sqlite import SqliteSaver
+        from langgraph.types import Command
 
-        serde = JsonPlusSerializer(allowed_msgpack_modules=checkpoint_types())
-        app = graphs.get(settings.graph).build(settings).compile(checkpointer=SqliteSaver(connection, serde=serde))
+        app = graphs.get(settings.graph).build(settings).compile(checkpointer=checkpointer(connection))
         config = {"configurable": {"thread_id": run.id}, "recursion_limit": recursion_limit(settings)}
         snapshot = app.get_state(config)
         if snapshot.values and not snapshot.next:  # finished earlier
@@ -82,9 +107,15 @@ def execute(run: RunDir, askers: dict[str, Asker] | None = None,
         journal.append(snapshot.values.get("step", 0) if resuming else 0, "run",
                        data={"event": "resumed" if resuming else "started", "settings": settings.model_dump(mode="json")})
         state_model = graphs.get(settings.graph).STATE
-        for values in app.stream(None if resuming else state_model(), config, context=context, stream_mode="values"):
-            if on_state is not None:
-                on_state(values if isinstance(values, SearchState) else state_model.model_validate(values))
+        command = None if resuming else state_model()
+        while True:
+            for values in app.stream(command, config, context=context, stream_mode="values"):
+                if on_state is not None and not (isinstance(values, dict) and "__interrupt__" in values):
+                    on_state(values if isinstance(values, SearchState) else state_model.model_validate(values))
+            paused = app.get_state(config).interrupts
+            if not paused or on_interrupt is None:
+                break
+            command = Command(resume=on_interrupt(paused[0].value))
     finally:
         connection.close()
     return run.result() or {}

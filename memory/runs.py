@@ -4,18 +4,51 @@
     events.jsonl        the append-only journal (memory/journal.py)
     checkpoints.sqlite  LangGraph checkpoints, one per super-step
     result.json         the final summary, written once at the end
+    lock                held (flock) by the process running the search: a run is "running"
+                        while it is held; the OS releases it even after kill -9
+
+A fork (`cli.py fork`) is a new run folder whose journal starts with the parent's events
+up to the fork step and a `run` event `{"event": "forked", "parent": ..., "forked_at": ...}`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import secrets
 import time
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import Iterator, Literal
+
+from pydantic import BaseModel
 
 from errors import UserError
 from memory.journal import Journal, dumps
 from settings import Settings
+
+Status = Literal["finished", "running", "interrupted"]
+LOCAL_PROVIDERS = ("embedded", "hf")  # run on this machine: they cost nothing per token
+
+
+class RunInfo(BaseModel):
+    """One line of `cli.py runs`: what a run is and how far it got (read from disk only)."""
+
+    id: str
+    graph: str
+    space: str
+    dataset: str
+    seed: int
+    status: Status
+    evaluations: int
+    best_val_acc: float | None = None
+    best_arch: str | None = None
+    tokens: int = 0
+    cost_usd: float | None = None  # 0 when every model ran locally; None when unknown (no price table)
+    started: str = ""
+    parent: str | None = None
+    forked_at: int | None = None
 
 
 class RunDir:
@@ -33,6 +66,13 @@ class RunDir:
         return run
 
     @classmethod
+    def list(cls, runs_dir: Path) -> list["RunDir"]:
+        """Every run folder in `runs_dir`, oldest first (ids start with a timestamp)."""
+        if not runs_dir.is_dir():
+            return []
+        return [cls(p) for p in sorted(runs_dir.iterdir()) if (p / "config.json").is_file()]
+
+    @classmethod
     def open(cls, runs_dir: Path, run_id: str) -> "RunDir":
         path = runs_dir / run_id
         if not (path / "config.json").is_file():
@@ -46,6 +86,54 @@ class RunDir:
     @property
     def checkpoint_path(self) -> Path:
         return self.path / "checkpoints.sqlite"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path / "lock"
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Mark the run as running for as long as the block lasts; refuse a second runner."""
+        with self.lock_path.open("w") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UserError(f"run {self.id} is already running in another process") from None
+            yield
+
+    def status(self) -> Status:
+        if self.result_path.exists():
+            return "finished"
+        if self.lock_path.exists():
+            with self.lock_path.open() as f:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return "running"
+        return "interrupted"
+
+    def info(self) -> RunInfo:
+        """Summary from config.json and the journal (works for unfinished runs too)."""
+        settings = self.settings()
+        evaluations, best, tokens, started, parent, forked_at, roles = 0, None, 0, "", None, None, set()
+        for event in self.journal().events():
+            if not started:
+                started = datetime.fromtimestamp(event.ts).strftime("%Y-%m-%d %H:%M")
+            if event.kind == "evaluation" and event.data.get("val_acc") is not None:
+                evaluations += 1
+                if best is None or event.data["val_acc"] > best.data["val_acc"]:
+                    best = event
+            elif event.kind == "answer":
+                tokens += (event.tokens_in or 0) + (event.tokens_out or 0)
+                roles.add(event.role)
+            elif event.kind == "run" and event.data.get("event") == "forked":
+                parent, forked_at = event.data.get("parent"), event.data.get("forked_at")
+        local = all(settings.models.for_role(role).provider in LOCAL_PROVIDERS for role in roles)
+        return RunInfo(id=self.id, graph=settings.graph, space=settings.space, dataset=settings.dataset,
+                       seed=settings.seed, status=self.status(), evaluations=evaluations,
+                       best_val_acc=best.data["val_acc"] if best else None,
+                       best_arch=best.data.get("arch") if best else None, tokens=tokens,
+                       cost_usd=0.0 if local else None, started=started, parent=parent, forked_at=forked_at)
 
     @property
     def result_path(self) -> Path:

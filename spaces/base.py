@@ -12,7 +12,12 @@ from typing import ClassVar, Literal, Protocol
 
 from pydantic import BaseModel
 
-FailureKind = Literal["malformed", "out_of_space", "build_error", "timeout", "oom", "nan_loss"]
+# How an evaluation can fail.  The trained spaces (spaces/torch_code.py, tools/sandbox.py) add:
+# syntax (does not parse), import_refused (outside the import allow-list or a forbidden name),
+# shape_error (wrong output shape or forward fails), refused (the sandbox's runtime guard
+# stopped it), crashed (the child died without a result).
+FailureKind = Literal["malformed", "out_of_space", "build_error", "timeout", "oom", "nan_loss",
+                      "syntax", "import_refused", "shape_error", "refused", "crashed"]
 
 
 class Evaluation(BaseModel):
@@ -64,7 +69,8 @@ class SearchSpace(Protocol):
     def final_report(self, arch: str, dataset: str) -> FinalReport: ...
 
 
-Source = Literal["llm", "fallback", "random"]
+# human: edited by the user (search --approve); rea: a mutation by regularised evolution (LAPT)
+Source = Literal["llm", "fallback", "random", "human", "rea"]
 
 
 class Trial(BaseModel):

@@ -6,7 +6,12 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _no_api_keys(monkeypatch):
+def _no_api_keys(monkeypatch, tmp_path):
     for name in list(os.environ):
         if name.endswith("_API_KEY") or name.startswith("ARCHAGENTS_"):
             monkeypatch.delenv(name, raising=False)
+    # The persistent memory: a fresh folder per test, never the user's; searches do not write to
+    # it unless a test asks (memory_write=True), and the hashing embedding spares the 9 s model load.
+    monkeypatch.setenv("ARCHAGENTS_MEMORY_DIR", str(tmp_path / "memory"))
+    monkeypatch.setenv("ARCHAGENTS_MEMORY_WRITE", "false")
+    monkeypatch.setenv("ARCHAGENTS_MEMORY_EMBEDDING", "hashing")

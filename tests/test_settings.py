@@ -35,7 +35,9 @@ def test_malformed_model_flags(flag):
 
 
 def test_defaults_follow_genius():
-    settings = load_settings()
+    from graphs.run import prepare
+
+    settings = prepare(load_settings())  # the dataset defaults to the space's (nb201: cifar10)
     assert (settings.graph, settings.space, settings.dataset, settings.budget, settings.temperature) == \
         ("genius", "nb201", "cifar10", 10, 0.0)
 

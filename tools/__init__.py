@@ -3,11 +3,12 @@
 from langchain_core.tools import BaseTool
 
 from errors import UserError
-from tools import archive_insert, count_flops, query_nb201
+from tools import archive_insert, count_flops, query_nb201, query_transnas101, train_on_gpu
 
-__all__ = ["archive_insert", "count_flops", "query_nb201", "evaluator"]
+__all__ = ["archive_insert", "count_flops", "query_nb201", "query_transnas101", "train_on_gpu", "evaluator"]
 
-EVALUATORS: dict[str, BaseTool] = {"nb201": query_nb201.tool}
+EVALUATORS: dict[str, BaseTool] = {"nb201": query_nb201.tool, "transnas101": query_transnas101.tool,
+                                   "torch-code": train_on_gpu.tool}
 
 
 def evaluator(space: str) -> BaseTool:

@@ -22,29 +22,39 @@ class FlopCount(BaseModel):
 
 
 def measure(module, input_shape: tuple[int, ...]) -> FlopCount:
-    """Count one forward pass of `module` on a zero batch of one."""
+    """Count one forward pass of `module` on a zero batch of one (the sandbox counts the same way)."""
     import torch
-    from torch.utils.flop_counter import FlopCounterMode
 
-    module.eval()
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        module(torch.zeros(1, *input_shape))
-    flops = counter.get_total_flops()
-    return FlopCount(flops=flops, macs=flops // 2, params=sum(p.numel() for p in module.parameters()))
+    from tools.trainer import count_forward
+
+    flops, params = count_forward(module, input_shape, torch)
+    return FlopCount(flops=flops, macs=flops // 2, params=params)
 
 
 class CountFlops(BaseModel):
-    arch: str = Field(description="NB201 arch string")
+    arch: str = Field(description="NB201 arch string, or the Python source of an nn.Module (torch-code)")
     dataset: Literal["cifar10", "cifar100", "imagenet16"] = "cifar10"
 
 
 def count_flops(arch: str, dataset: str = "cifar10") -> dict:
-    """Build the NB201 network for `arch` in PyTorch and count it."""
+    """Build the NB201 network for `arch` in PyTorch and count it; source code is counted in
+    the sandbox (generated code never runs in this process)."""
+    if not arch.lstrip().startswith("|"):
+        return _count_code(arch)
     from spaces.nb201_torch import NB201Network
 
     shape, classes = INPUTS[dataset]
     return measure(NB201Network(arch, num_classes=classes), shape).model_dump()
+
+
+def _count_code(code: str) -> dict:
+    from spaces.torch_code import CodeError, TorchCodeSpace
+
+    report = TorchCodeSpace().measure(code, "mnist")
+    if report["failure"]:
+        raise CodeError(report["failure"], report["detail"])
+    macs = round(report["flops_m"] * 1e6)
+    return FlopCount(flops=2 * macs, macs=macs, params=round(report["params_m"] * 1e6)).model_dump()
 
 
 tool = StructuredTool.from_function(

@@ -1,0 +1,126 @@
+"""A refined search space (LAPT, seed 003, equation 3) and regularised evolution inside it.
+
+Omega_r keeps, for every position of the architecture (an NB201/TransNAS edge), a subset
+C_i^r of its candidate operations; an architecture belongs to Omega_r when every position
+holds one of its kept operations.  The members are enumerated from the space's table
+(`space.all_archs()`), so sampling and mutation only ever propose architectures the
+benchmark has: all 15,625 on NB201, the 711 cells of the TransNAS-Bench-101 subset.
+
+REA (Real et al. 2019; LAPT section 4.2, Table 1, mutation probability 1): a tournament of
+`tournament` individuals from the population picks the parent, one position is changed to
+another kept operation, the child replaces the oldest individual.  Written by hand: it is
+twenty lines, and the library versions (NASLib) bring mutable torch graphs and a dataset
+loader with them.
+"""
+
+from __future__ import annotations
+
+import random
+from functools import cache
+from typing import get_args
+
+from pydantic import BaseModel
+
+from spaces.base import SearchSpace
+
+
+def positions(space: SearchSpace) -> dict[str, tuple[str, ...]]:
+    """Position name -> its candidate operations, read from the space's proposal schema."""
+    return {name: get_args(field.annotation) for name, field in space.proposal_schema.model_fields.items()}
+
+
+class RefinedSpace(BaseModel):
+    """Per position, the operations kept."""
+
+    allowed: dict[str, list[str]]
+    repaired: list[str] = []  # positions left with no valid op by the answer, kept whole
+
+    def contains(self, space: SearchSpace, arch: str) -> bool:
+        return all(op in self.allowed[p] for p, op in space.to_proposal(arch).items())
+
+    def size(self) -> int:
+        n = 1
+        for ops in self.allowed.values():
+            n *= len(ops)
+        return n
+
+    def excluded(self, space: SearchSpace) -> dict[str, list[str]]:
+        return {p: [op for op in ops if op not in self.allowed[p]] for p, ops in positions(space).items()}
+
+    def describe(self) -> str:
+        return "; ".join(f"{p} in {{{', '.join(ops)}}}" for p, ops in self.allowed.items())
+
+
+def refine(space: SearchSpace, suggested: dict[str, list[str]] | None) -> RefinedSpace:
+    """Omega_r from suggested operations per position.  Operations the space does not have are
+    ignored; a position left empty (or not mentioned) keeps all its operations, because no
+    principle spoke against any of them, so every position keeps at least one operation."""
+    suggested = suggested or {}
+    allowed, repaired = {}, []
+    for position, ops in positions(space).items():
+        kept = [op for op in ops if op in set(suggested.get(position, ()))]
+        if not kept:
+            kept = list(ops)
+            repaired.append(position)
+        allowed[position] = kept
+    return RefinedSpace(allowed=allowed, repaired=repaired)
+
+
+def full_space(space: SearchSpace) -> RefinedSpace:
+    return RefinedSpace(allowed={p: list(ops) for p, ops in positions(space).items()})
+
+
+def members(space: SearchSpace, refined: RefinedSpace) -> list[str]:
+    """The benchmark's architectures inside Omega_r, in table order (deterministic)."""
+    return [arch for arch in _all(space.name) if refined.contains(space, arch)]
+
+
+@cache
+def _all(space_name: str) -> tuple[str, ...]:
+    import spaces
+
+    return tuple(spaces.get(space_name).all_archs())
+
+
+class Individual(BaseModel):
+    arch: str
+    fitness: float
+
+
+def sample_new(pool: list[str], seen: set[str], rng: random.Random) -> str | None:
+    """A random member of `pool` not evaluated yet (None when the pool is exhausted)."""
+    fresh = [arch for arch in pool if arch not in seen]
+    return rng.choice(fresh) if fresh else None
+
+
+def mutate_within(space: SearchSpace, parent: str, pool: set[str], seen: set[str],
+                  rng: random.Random) -> str | None:
+    """Change one position of `parent` to another operation such that the child is in `pool`
+    (the refined members) and not evaluated yet.  None when no such neighbour exists."""
+    candidates = sorted(arch for arch in space.neighbours(parent) if arch in pool and arch not in seen)
+    return rng.choice(candidates) if candidates else None
+
+
+def tournament_parent(population: list[Individual], size: int, rng: random.Random) -> Individual:
+    contestants = rng.sample(population, min(size, len(population)))
+    return max(contestants, key=lambda ind: ind.fitness)
+
+
+def rea_child(space: SearchSpace, population: list[Individual], pool: list[str], seen: set[str],
+              tournament: int, rng: random.Random) -> str | None:
+    """The next architecture REA evaluates: a mutation of the tournament winner inside the
+    refined space; if every such neighbour is evaluated already, a fresh random member
+    (the search never pays twice for one cell)."""
+    pool_set = set(pool)
+    if population:
+        parent = tournament_parent(population, tournament, rng)
+        child = mutate_within(space, parent.arch, pool_set, seen, rng)
+        if child is not None:
+            return child
+    return sample_new(pool, seen, rng)
+
+
+def age(population: list[Individual], child: Individual, size: int) -> list[Individual]:
+    """Regularised evolution: the child joins, the oldest leaves once the population is full."""
+    population = population + [child]
+    return population[-size:]

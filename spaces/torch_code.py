@@ -1,0 +1,380 @@
+"""The PyTorch code space (LLMatic, seed 001, sections 3-4): an architecture IS the source
+of an `nn.Module` subclass for 3x32x32 inputs and 10 classes, trained for real.
+
+Before anything runs, `validate` reads the code with `ast` only: it must parse, import
+nothing but torch, torch.nn, torch.nn.functional and math, use no forbidden name
+(`eval`, `exec`, `open`, `__import__`, `getattr`, ...) and no dunder attribute (the
+`().__class__.__subclasses__()` escapes), and define an nn.Module subclass; the reason
+for a refusal is one sentence the Critic relays to the Designer.  What passes is
+trained in a sandboxed child process (tools/sandbox.py) by `train_on_gpu`.
+
+The canonical form is the `ast.dump` of the code without docstrings (comments never
+reach the tree), hashed: re-formatted or re-commented duplicates merge.  LLMatic's
+network-archive descriptors are FLOPs and the width-to-depth ratio, within the paper's
+bounds (section 4: 200 MFLOPs to 5 GFLOPs, ratio 0-200), configurable in
+`training.flops_bounds_m` / `training.width_depth_bounds`.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import random
+import re
+import tempfile
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import BaseModel, Field
+
+from errors import UserError
+from spaces.base import Evaluation, FailureKind, FinalReport
+
+ALLOWED_IMPORTS = ("torch", "torch.nn", "torch.nn.functional", "math", "__future__")
+FORBIDDEN_NAMES = frozenset({
+    "__import__", "eval", "exec", "compile", "open", "input", "breakpoint", "globals", "locals", "vars",
+    "getattr", "setattr", "delattr", "exit", "quit", "help", "memoryview", "__builtins__", "__loader__",
+    "__spec__", "dir", "type"})
+# torch entry points that load native code, pickles or files, or spawn compilers; and the
+# standard modules torch itself imported, reachable as attributes (`torch.os.system`).
+FORBIDDEN_ATTRIBUTES = frozenset({"hub", "load", "save", "ops", "_C", "classes", "cpp_extension", "compile",
+                                  "from_file", "load_library", "system", "popen", "os", "sys", "subprocess",
+                                  "builtins", "importlib", "ctypes", "socket", "pickle", "shutil", "io",
+                                  "pathlib", "tempfile", "multiprocessing"})
+ALLOWED_DUNDERS = frozenset({"__init__"})
+
+# LLMatic seed network (section 4 and appendix A): a 1x1 convolution from 3 channels to 1,
+# flattened to 1,024 features, a linear layer to the 10 classes; ReLU everywhere, as printed.
+SEED_NETWORK = '''import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 1, 1)
+        self.fc1 = nn.Linear(1024, 10)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))
+        x = torch.flatten(x, 1)
+        x = F.relu(self.fc1(x))
+        return x
+'''
+
+_FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.DOTALL)
+ACTIVATIONS = ("relu", "gelu", "silu", "elu")
+MODULE_ACTIVATIONS = ("ReLU", "GELU", "SiLU", "ELU")
+KERNELS = (1, 3, 5)
+VOCABULARY = ("Conv2d", "Linear", "BatchNorm2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Dropout",
+              "Sequential", "LSTM", "GRU", "relu", "gelu", "silu", "elu", "ReLU", "GELU", "SiLU", "ELU", "cat", "+")
+
+
+class CodeError(UserError):
+    """Code the sandbox will not run, with the evaluation's failure kind."""
+
+    def __init__(self, kind: FailureKind, reason: str):
+        super().__init__(reason)
+        self.kind = kind
+
+
+class CodeProposal(BaseModel):
+    """What the GENIUS designer answers in this space."""
+
+    code: str = Field(description="complete Python source of an nn.Module subclass named Net; input "
+                                  "(batch, 3, 32, 32), output (batch, 10)")
+
+
+def extract(text: str) -> str:
+    """The code itself: the first fenced block, else the text."""
+    match = _FENCE.search(text)
+    return (match.group(1) if match else text).strip() + "\n"
+
+
+def check(code: str) -> ast.Module:
+    """Parse and vet the code (never executes it); raises CodeError with the reason."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as err:
+        raise CodeError("syntax", f"the code does not parse: {err.msg} (line {err.lineno})") from None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                _allowed_import(alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            module = "." * node.level + (node.module or "")
+            _allowed_import(module)
+            for alias in node.names:
+                if alias.name == "*":
+                    raise CodeError("import_refused", f"`from {module} import *` is not allowed; import names")
+                if module == "torch" and f"torch.{alias.name}" not in ALLOWED_IMPORTS:
+                    raise CodeError("import_refused", f"`from torch import {alias.name}` is not allowed; "
+                                                      f"only {', '.join(ALLOWED_IMPORTS[:4])} may be imported")
+        elif isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES:
+            raise CodeError("refused", f"the code uses `{node.id}`, which the sandbox does not allow")
+        elif isinstance(node, ast.Attribute):
+            if node.attr.startswith("__") and node.attr not in ALLOWED_DUNDERS:
+                raise CodeError("refused", f"the code reads the attribute `{node.attr}`, which is not allowed")
+            if node.attr in FORBIDDEN_ATTRIBUTES:
+                raise CodeError("refused", f"the code uses `.{node.attr}`, which can load files or native code")
+    if not any(isinstance(node, ast.ClassDef) and any(_base_name(b) == "Module" for b in node.bases)
+               for node in tree.body):
+        raise CodeError("build_error", "the code defines no class that inherits from nn.Module")
+    return tree
+
+
+def _allowed_import(module: str) -> None:
+    if module not in ALLOWED_IMPORTS:
+        raise CodeError("import_refused", f"importing `{module}` is not allowed; only "
+                                          f"{', '.join(ALLOWED_IMPORTS[:4])} may be imported")
+
+
+def _base_name(base: ast.expr) -> str | None:
+    return base.attr if isinstance(base, ast.Attribute) else base.id if isinstance(base, ast.Name) else None
+
+
+def canonical_form(code: str) -> str:
+    tree = ast.parse(code)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+    return "code-" + hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:16]
+
+
+class TorchCodeSpace:
+    """PyTorch source code, trained in the sandbox (the LLMatic CIFAR-10 setting)."""
+
+    name: ClassVar[str] = "torch-code"
+    datasets: ClassVar[tuple[str, ...]] = ("cifar10", "mnist", "digits")
+    proposal_schema: ClassVar[type[BaseModel]] = CodeProposal
+    descriptor_names: ClassVar[tuple[str, str]] = ("MFLOPs", "width/depth")
+
+    def __init__(self):
+        from settings import TrainingSettings
+
+        self.training = TrainingSettings()
+        self.seed = 0
+        self.workdir = Path(tempfile.gettempdir()) / "archagents-sandbox"
+        self.data_dir = self.workdir.parent / "archagents-datasets"
+
+    def configure(self, settings, run_path: Path) -> dict:
+        """Bind the space to a run: its training settings, its sandbox folder, the dataset cache.
+        Returns the extra arguments the evaluation tool (train_on_gpu) takes in this run."""
+        from tools import datasets
+
+        self.training, self.seed = settings.training, settings.seed
+        self.workdir = Path(run_path) / "sandbox"
+        self.data_dir = Path(settings.runs_dir) / ".datasets"
+        if settings.dataset == "cifar10" and datasets.cifar10_path(self.training.cifar10) is None:
+            datasets.materialise("cifar10", self.data_dir, None)  # raises the one-line UserError
+        return self.tool_args()
+
+    def tool_args(self) -> dict:
+        return {"workdir": str(self.workdir), "data_dir": str(self.data_dir), "seed": self.seed,
+                "training": self.training.model_dump(mode="json")}
+
+    def default_dataset(self, settings) -> str:
+        from tools import datasets
+
+        return datasets.default(settings.training.cifar10)
+
+    def resolve_dataset(self, dataset: str) -> str:
+        name = {"cifar-10": "cifar10", "mnist5k": "mnist"}.get(dataset.lower(), dataset.lower())
+        if name not in self.datasets:
+            raise UserError(f"unknown dataset {dataset!r} for torch-code; choose one of {', '.join(self.datasets)}")
+        return name
+
+    def describe(self, dataset: str) -> str:
+        return PROBLEM.format(dataset=dataset, allowed=", ".join(ALLOWED_IMPORTS[:4]), seed=SEED_NETWORK,
+                              epochs=self.training.epochs)
+
+    def validate(self, arch: str) -> str:
+        code = extract(arch)
+        check(code)
+        return code
+
+    def from_proposal(self, proposal: BaseModel) -> str:
+        code = proposal.code if isinstance(proposal, CodeProposal) else CodeProposal.model_validate(proposal).code
+        return extract(code)
+
+    def to_proposal(self, arch: str) -> dict:
+        return {"code": arch}
+
+    def canonical(self, arch: str) -> str:
+        try:
+            return canonical_form(extract(arch))
+        except SyntaxError:  # unparseable text is its own class
+            return "text-" + hashlib.sha256(arch.encode()).hexdigest()[:16]
+
+    # --- sampling and local edits without an LLM (initial networks, fallbacks) ---
+
+    def sample_random(self, rng: random.Random) -> str:
+        return random_network(rng)
+
+    def mutate(self, arch: str, rng: random.Random) -> str:
+        """One shape-preserving edit (kernel size of a 'same' convolution, activation,
+        dropout rate); a random network when the code offers no such site."""
+        options = self.neighbours(arch)
+        return rng.choice(options) if options else random_network(rng)
+
+    def neighbours(self, arch: str) -> list[str]:
+        try:
+            tree = ast.parse(extract(arch))
+        except SyntaxError:
+            return []
+        return [ast.unparse(edited) + "\n" for edited in _edits(tree)]
+
+    # --- evaluation ---
+
+    def evaluate(self, arch: str, dataset: str) -> Evaluation:
+        return Evaluation.model_validate(self._train(arch, dataset))
+
+    def _train(self, arch: str, dataset: str) -> dict:
+        from tools.train_on_gpu import train_on_gpu
+
+        return train_on_gpu(arch, self.resolve_dataset(dataset), **self.tool_args())
+
+    def final_report(self, arch: str, dataset: str) -> FinalReport:
+        """Test accuracy of the trained candidate (its saved report; trained now if missing)."""
+        report = self._train(arch, dataset)
+        return FinalReport(arch=arch, val_acc=report["val_acc"] or 0.0, test_acc=report["test_acc"], rank=None,
+                           of=None, flops_m=report["flops_m"], params_m=report["params_m"])
+
+    def measure(self, arch: str, dataset: str) -> dict:
+        """FLOPs, params, width and depth without training (a sandboxed forward pass)."""
+        from tools.train_on_gpu import train_on_gpu
+
+        args = self.tool_args()
+        args["training"] = {**args["training"], "epochs": 1, "train_subset": 1, "eval_subset": 1}
+        return train_on_gpu(arch, self.resolve_dataset(dataset), **args)
+
+    def cost(self, arch: str, dataset: str) -> tuple[float, float]:
+        report = self.measure(arch, dataset)
+        if report["failure"]:
+            raise CodeError(report["failure"], report["detail"])
+        return report["flops_m"], report["params_m"]
+
+    # --- LLMatic: code representation and archive descriptors (seed 001, section 3) ---
+
+    def to_code(self, arch: str) -> str:
+        return arch
+
+    def from_code(self, text: str) -> str:
+        return self.validate(text)
+
+    def code_rules(self) -> dict[str, str]:
+        return {}
+
+    def encode(self, arch: str) -> list[float]:
+        """Counts of layer types and residual sums: for cosine similarity between networks."""
+        try:
+            tree = ast.parse(extract(arch))
+        except SyntaxError:
+            return [0.0] * len(VOCABULARY)
+        names = [n.attr if isinstance(n, ast.Attribute) else n.id for n in ast.walk(tree)
+                 if isinstance(n, (ast.Attribute, ast.Name))]
+        adds = sum(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Add) for n in ast.walk(tree))
+        return [float(adds if word == "+" else names.count(word)) for word in VOCABULARY]
+
+    def descriptors(self, arch: str, dataset: str) -> tuple[float, float]:
+        """(MFLOPs, width-to-depth ratio); measured in the sandbox when not trained yet."""
+        report = self.measure(arch, dataset)
+        return tuple(report["descriptors"]) if report["descriptors"] else (0.0, 0.0)
+
+    def descriptor_ranges(self, dataset: str) -> list[tuple[float, float]]:
+        return [tuple(self.training.flops_bounds_m), tuple(self.training.width_depth_bounds)]
+
+
+def random_network(rng: random.Random, classes: int = 10) -> str:
+    """A random small conv net: 1-3 conv blocks (width, kernel, optional batch norm and
+    2x2 max pooling), flatten, linear head; sizes computed so it always builds."""
+    init, forward, channels, side = [], [], 3, 32
+    for i in range(1, rng.randint(1, 3) + 1):
+        width, kernel = rng.choice((4, 8, 16, 32)), rng.choice(KERNELS)
+        init.append(f"self.conv{i} = nn.Conv2d({channels}, {width}, {kernel}, padding={kernel // 2})")
+        layer = f"self.conv{i}(x)"
+        if rng.random() < 0.5:
+            init.append(f"self.bn{i} = nn.BatchNorm2d({width})")
+            layer = f"self.bn{i}({layer})"
+        layer = f"F.{rng.choice(ACTIVATIONS)}({layer})"
+        if side > 4 and rng.random() < 0.6:
+            layer, side = f"F.max_pool2d({layer}, 2)", side // 2
+        forward.append(f"x = {layer}")
+        channels = width
+    init.append(f"self.fc = nn.Linear({channels * side * side}, {classes})")
+    body = "\n".join(f"        {line}" for line in init)
+    steps = "\n".join(f"        {line}" for line in forward)
+    return (f"import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n\n"
+            f"class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n{body}\n\n"
+            f"    def forward(self, x):\n{steps}\n        x = torch.flatten(x, 1)\n        return self.fc(x)\n")
+
+
+def _edits(tree: ast.Module):
+    """Every single shape-preserving edit of the tree, each as a new tree."""
+    sites = [n for n in ast.walk(tree) if isinstance(n, (ast.Call, ast.Attribute))]
+    for index, node in enumerate(sites):
+        for variant in _variants(node):
+            copy = ast.parse(ast.unparse(tree))
+            target = [n for n in ast.walk(copy) if isinstance(n, (ast.Call, ast.Attribute))][index]
+            variant(target)
+            yield copy
+
+
+def _variants(node):
+    """Edits applicable at one node, as functions that apply them to a copy of it."""
+    if isinstance(node, ast.Attribute) and node.attr in ACTIVATIONS and isinstance(node.value, ast.Name):
+        for other in ACTIVATIONS:
+            if other != node.attr:
+                yield lambda n, o=other: setattr(n, "attr", o)
+    elif isinstance(node, ast.Call) and _call_name(node) in MODULE_ACTIVATIONS and not node.args:
+        for other in MODULE_ACTIVATIONS:
+            if other != _call_name(node):
+                yield lambda n, o=other: setattr(n.func, "attr", o) if isinstance(n.func, ast.Attribute) \
+                    else setattr(n.func, "id", o)
+    elif isinstance(node, ast.Call) and _call_name(node) == "Conv2d":
+        kernel, padding, stride = _conv_args(node)
+        if kernel in KERNELS and padding == kernel // 2 and stride == 1:
+            for other in KERNELS:
+                if other != kernel:
+                    yield lambda n, k=other: _set_conv(n, k)
+    elif isinstance(node, ast.Call) and _call_name(node) == "Dropout":
+        for p in (0.1, 0.25, 0.5):
+            yield lambda n, p=p: setattr(n, "args", [ast.Constant(p)]) or setattr(n, "keywords", [])
+
+
+def _call_name(node: ast.Call) -> str | None:
+    func = node.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+
+
+def _conv_args(node: ast.Call) -> tuple:
+    values = {k.arg: k.value for k in node.keywords}
+    positional = dict(zip(("in", "out", "kernel_size", "stride", "padding"), node.args))
+    get = lambda name, default: _int(values.get(name, positional.get(name)), default)  # noqa: E731
+    return get("kernel_size", None), get("padding", 0), get("stride", 1)
+
+
+def _int(expr, default):
+    if expr is None:
+        return default
+    return expr.value if isinstance(expr, ast.Constant) and isinstance(expr.value, int) else None
+
+
+def _set_conv(node: ast.Call, kernel: int) -> None:
+    """Kernel `kernel` with 'same' padding; positional stride/padding go (stride 1 is the default)."""
+    keywords = [k for k in node.keywords if k.arg not in ("kernel_size", "padding", "stride")]
+    node.args = list(node.args[:2]) + [ast.Constant(kernel)]
+    node.keywords = keywords + [ast.keyword("padding", ast.Constant(kernel // 2))]
+
+
+PROBLEM = """\
+You are designing a convolutional network in PyTorch for {dataset} images (input: a batch of \
+3x32x32 tensors; output: 10 class scores). Write one class `Net(nn.Module)` whose constructor \
+takes no arguments. You may import only {allowed}. Each network is trained for {epochs} epoch(s) \
+with SGD (learning rate 0.001, momentum 0.9). The starting point (LLMatic's seed network):
+{seed}
+Goal: the highest validation accuracy."""

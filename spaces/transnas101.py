@@ -1,0 +1,166 @@
+"""TransNAS-Bench-101 micro (Duan et al. 2021): the NB201 cell with four operations, seven tasks.
+
+The cell is NB201's (4 nodes, 6 edges j->i) without average pooling, so the edge names,
+the proposal schema's shape and the canonical form (NB201's de-duplication key) are shared
+with spaces/nb201.py.  Architectures are the benchmark's strings `64-41414-a_bc_def`
+(digits 0 none, 1 skip, 2 conv1x1, 3 conv3x3; edges node1<-0; node2<-0,1; node3<-0,1,2).
+
+Only 711 of the 4,096 cells are in `data/transnas101_micro.csv.gz` (see data/README.md):
+`all_archs()` lists those, sampling draws from them, and mutation (`neighbours` filtered by
+the table in spaces/refined.py) stays inside them; a cell outside the table evaluates as
+`out_of_space`.  The table holds validation metrics only, so `final_report` ranks by the
+validation metric among the 711 and has no test figure.  Every metric is higher-is-better as
+stored (room_layout is NASLib's negative L2 loss; the paper's Table 3 shows the loss x 100).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import random
+from functools import cache
+from typing import ClassVar, Literal, get_args
+
+from pydantic import BaseModel
+
+from errors import UserError
+from spaces.base import Evaluation, FinalReport
+from spaces.nb201 import DATA, unique_key
+
+Op = Literal["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3"]
+OPS: tuple[str, ...] = get_args(Op)
+TASKS = ("class_scene", "class_object", "jigsaw", "room_layout", "segmentsemantic", "normal", "autoencoder")
+TASK_ALIASES = {"scene": "class_scene", "object": "class_object", "obj": "class_object", "sc": "class_scene",
+                "roo": "room_layout", "seg": "segmentsemantic", "nor": "normal", "auto": "autoencoder"}
+METRICS = {"class_scene": "top-1 accuracy (%)", "class_object": "top-1 accuracy (%)",
+           "jigsaw": "top-1 accuracy (%)", "room_layout": "negative L2 loss", "segmentsemantic":
+           "pixel accuracy (%)", "normal": "SSIM", "autoencoder": "SSIM"}
+
+
+class TransNASCell(BaseModel):
+    """The six edges of a cell (NB201's names), four operations each."""
+
+    node1_from_0: Op
+    node2_from_0: Op
+    node2_from_1: Op
+    node3_from_0: Op
+    node3_from_1: Op
+    node3_from_2: Op
+
+
+FIELDS = tuple(TransNASCell.model_fields)
+
+
+def parse(arch: str) -> tuple[str, ...]:
+    """`64-41414-a_bc_def` -> six ops in edge order; raises UserError when malformed."""
+    head, _, cell = arch.strip().rpartition("-")
+    digits = cell.replace("_", "")
+    if head != "64-41414" or [len(p) for p in cell.split("_")] != [1, 2, 3] or not set(digits) <= set("0123"):
+        raise UserError(f"not a TransNAS-Bench-101 micro cell (want 64-41414-a_bc_def, digits 0-3): {arch!r}")
+    return tuple(OPS[int(d)] for d in digits)
+
+
+def format_arch(ops: tuple[str, ...] | list[str]) -> str:
+    d = "".join(str(OPS.index(op)) for op in ops)
+    return f"64-41414-{d[0]}_{d[1:3]}_{d[3:]}"
+
+
+@cache
+def _table() -> dict[str, dict]:
+    """arch -> {task: (metric, flops_m, params_m)} for the 711 cells."""
+    rows: dict[str, dict] = {}
+    with gzip.open(DATA / "transnas101_micro.csv.gz", "rt", newline="") as f:
+        for r in csv.DictReader(f):
+            rows.setdefault(r["arch"], {})[r["task"]] = (float(r["val_metric"]), float(r["flops_m"]),
+                                                         float(r["params_m"]))
+    return rows
+
+
+@cache
+def _sorted(task: str) -> list[float]:
+    return sorted((row[task][0] for row in _table().values()), reverse=True)
+
+
+def normalise_task(task: str) -> str:
+    name = TASK_ALIASES.get(task.lower(), task)
+    if name not in TASKS:
+        raise UserError(f"unknown task {task!r} for transnas101; choose one of {', '.join(TASKS)}")
+    return name
+
+
+class TransNAS101Space:
+    """TransNAS-Bench-101 micro cells that the table has (711), on seven tasks."""
+
+    name: ClassVar[str] = "transnas101"
+    datasets: ClassVar[tuple[str, ...]] = TASKS
+    proposal_schema: ClassVar[type[BaseModel]] = TransNASCell
+
+    def resolve_dataset(self, dataset: str) -> str:
+        return normalise_task(dataset)
+
+    def describe(self, dataset: str) -> str:
+        task = normalise_task(dataset)
+        return PROBLEM.format(task=task, metric=METRICS[task], ops=", ".join(OPS))
+
+    def validate(self, arch: str) -> str:
+        return format_arch(parse(arch))
+
+    def from_proposal(self, proposal: BaseModel) -> str:
+        cell = proposal if isinstance(proposal, TransNASCell) else TransNASCell.model_validate(proposal)
+        return format_arch([getattr(cell, f) for f in FIELDS])
+
+    def to_proposal(self, arch: str) -> dict:
+        return dict(zip(FIELDS, parse(arch)))
+
+    def canonical(self, arch: str) -> str:
+        return unique_key(parse(arch))
+
+    def sample_random(self, rng: random.Random) -> str:
+        """A random cell among those the table has (uniform over the 711)."""
+        return rng.choice(self.all_archs())
+
+    def mutate(self, arch: str, rng: random.Random) -> str:
+        """One edge changed, among the neighbours the table has (a random cell if none)."""
+        inside = self.neighbours(arch)
+        return rng.choice(inside) if inside else self.sample_random(rng)
+
+    def neighbours(self, arch: str) -> list[str]:
+        """One-edge changes that are in the table."""
+        ops, table = parse(arch), _table()
+        around = (format_arch(ops[:k] + (op,) + ops[k + 1:]) for k in range(len(ops)) for op in OPS if op != ops[k])
+        return [a for a in around if a in table]
+
+    def evaluate(self, arch: str, dataset: str) -> Evaluation:
+        task, arch = normalise_task(dataset), self.validate(arch)
+        row = _table().get(arch)
+        if row is None:
+            return Evaluation(arch=arch, canonical=self.canonical(arch), failure="out_of_space",
+                              detail="not among the 711 cells of the TransNAS-Bench-101 table")
+        metric, flops, params = row[task]
+        return Evaluation(arch=arch, canonical=self.canonical(arch), val_acc=metric, flops_m=flops, params_m=params)
+
+    def cost(self, arch: str, dataset: str) -> tuple[float, float]:
+        _, flops, params = _table()[self.validate(arch)][normalise_task(dataset)]
+        return flops, params
+
+    def final_report(self, arch: str, dataset: str) -> FinalReport:
+        task = normalise_task(dataset)
+        metric, flops, params = _table()[self.validate(arch)][task]
+        rank = 1 + sum(1 for v in _sorted(task) if v > metric)
+        return FinalReport(arch=arch, val_acc=metric, test_acc=None, rank=rank, of=len(_table()),
+                           flops_m=flops, params_m=params)
+
+    def all_archs(self) -> list[str]:
+        return list(_table())
+
+
+PROBLEM = """\
+You are designing the repeated cell of a network (TransNAS-Bench-101 micro space) for the task {task}, \
+measured by {metric} (higher is better).
+The cell is a small DAG with nodes 0, 1, 2, 3. Node 0 is the cell input, node 3 the cell output. \
+Every node i sums the results of one operation applied to each earlier node j < i, so the cell has six \
+edges: node1_from_0, node2_from_0, node2_from_1, node3_from_0, node3_from_1, node3_from_2.
+Each edge takes exactly one operation from: {ops}.
+'none' removes the edge, 'skip_connect' is the identity, 'nor_conv_1x1' and 'nor_conv_3x3' are \
+ReLU-Conv-BatchNorm with a 1x1 or 3x3 kernel.
+Goal: the highest validation {metric} on {task}."""

@@ -1,0 +1,46 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from spaces.torch_code import SEED_NETWORK
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def evaluate(*args, cwd):
+    return subprocess.run([sys.executable, str(ROOT / "cli.py"), "evaluate", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)
+
+
+@pytest.mark.slow
+def test_evaluate_trains_a_file_and_prints_the_typed_result(tmp_path):
+    (tmp_path / "net.py").write_text(SEED_NETWORK)
+    (tmp_path / "archagents.toml").write_text("[training]\ntrain_subset = 256\neval_subset = 128\n")
+    done = evaluate("--space", "torch-code", "net.py", "--epochs", "1", "--runs-dir", "runs", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["failure"] is None and 0 <= report["val_acc"] <= 100 and report["dataset"] == "mnist"
+    assert report["epochs"] == 1 and report["flops_m"] == pytest.approx(0.013312)
+
+
+def test_a_failing_candidate_is_a_result_with_exit_0(tmp_path):
+    (tmp_path / "evil.py").write_text("import socket\n" + SEED_NETWORK)
+    done = evaluate("evil.py", "--runs-dir", "runs", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["failure"] == "import_refused"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["missing.py"], "no such file"),
+    (["net.py", "--space", "nb201"], "benchmark table"),
+    (["net.py", "--dataset", "imagenet16"], "unknown dataset"),
+    (["net.py", "--dataset", "cifar10"], "CIFAR-10 not found"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+    (tmp_path / "net.py").write_text(SEED_NETWORK)
+    done = evaluate(*args, "--runs-dir", "runs", cwd=tmp_path)
+    assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1, \
+        done.stderr

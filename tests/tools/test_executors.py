@@ -1,0 +1,73 @@
+import threading
+import time
+
+import pytest
+
+import tools.train_on_gpu
+from settings import TrainingSettings
+from spaces.torch_code import SEED_NETWORK
+from tools import executors
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    """train_here replaced by a stand-in that records its arguments and overlap."""
+    calls, running, lock = [], [0], threading.Lock()
+    peak = [0]
+
+    def fake(**kwargs):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.2)
+        with lock:
+            running[0] -= 1
+            calls.append(kwargs)
+        return {"arch": kwargs["arch"], "val_acc": 1.0}
+
+    monkeypatch.setattr(tools.train_on_gpu, "train_here", fake)
+    return calls, peak
+
+
+def test_local_executor_runs_workers_in_parallel_and_splits_the_cores(recorded, monkeypatch):
+    calls, peak = recorded
+    monkeypatch.setattr(executors.os, "cpu_count", lambda: 4)
+    pool = executors.LocalExecutor(workers=2, gpus=0)
+    results = pool.map([{"arch": str(i)} for i in range(4)])
+    assert [r["arch"] for r in results] == ["0", "1", "2", "3"]  # in submission order
+    assert peak[0] == 2 and all(c["threads"] == 2 and c["gpu"] is None for c in calls)
+
+
+def test_local_executor_gives_each_child_one_gpu(recorded):
+    calls, peak = recorded
+    executors.LocalExecutor(workers=2, gpus=2).map([{"arch": str(i)} for i in range(4)])
+    assert {c["gpu"] for c in calls} == {0, 1}
+
+
+def test_one_worker_runs_one_at_a_time(recorded):
+    calls, peak = recorded
+    executors.LocalExecutor(workers=1, gpus=0).map([{"arch": str(i)} for i in range(3)])
+    assert peak[0] == 1 and len(calls) == 3
+
+
+def test_shared_keeps_one_executor_per_configuration():
+    a = executors.shared(TrainingSettings(workers=3))
+    assert executors.shared(TrainingSettings(workers=3)) is a
+    assert executors.shared(TrainingSettings(workers=2)) is not a
+
+
+@pytest.mark.slow
+def test_ray_executor_trains_on_a_local_cluster(tmp_path):
+    ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(executors.ROOT)}})
+    try:
+        pool = executors.RayExecutor(num_cpus=1)
+        training = {"epochs": 1, "train_subset": 64, "eval_subset": 64}
+        batch = [{"arch": SEED_NETWORK, "dataset": "digits", "workdir": str(tmp_path / "sandbox"),
+                  "data_dir": str(tmp_path / "data"), "training": training, "seed": seed} for seed in (0, 1)]
+        reports = pool.map(batch)
+        assert all(r["failure"] is None and 0 <= r["val_acc"] <= 100 for r in reports), reports
+        assert reports[0]["key"] != reports[1]["key"]
+    finally:
+        ray.shutdown()

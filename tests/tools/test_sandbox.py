@@ -1,0 +1,107 @@
+"""The sandbox's runtime guards, tested directly: these jobs bypass static validation
+(spaces/torch_code.py would refuse most of them) to show the child contains them anyway."""
+
+import os
+import textwrap
+
+import numpy as np
+import pytest
+
+from tools import sandbox
+
+pytestmark = pytest.mark.slow  # each case starts a child that imports torch (~2-3 s)
+
+HEAD = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
+NET = HEAD + textwrap.dedent("""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            {init}
+            self.fc = nn.Linear(3 * 32 * 32, 10)
+
+        def forward(self, x):
+            {forward}
+            return self.fc(torch.flatten(x, 1))
+""")
+
+
+def net(init: str = "pass", forward: str = "pass") -> str:
+    return NET.format(init=init, forward=forward)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """A fabricated dataset in the format tools/datasets.py writes (random images)."""
+    rng = np.random.default_rng(0)
+    path = tmp_path_factory.mktemp("data") / "tiny.npz"
+    arrays = {}
+    for split, n in (("train", 64), ("val", 32), ("test", 32)):
+        arrays[f"x_{split}"] = rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8)
+        arrays[f"y_{split}"] = rng.integers(0, 10, n).astype(np.int64)
+    np.savez(path, mean=np.full(3, 0.5, np.float32), std=np.full(3, 0.29, np.float32), **arrays)
+    return path
+
+
+def run(data, tmp_path, code, wall=60.0, **job):
+    return sandbox.run(sandbox.TrainJob(code=code, data=data, batch_size=16, threads=1, **job), tmp_path / "box", wall)
+
+
+def test_a_valid_network_trains_writes_inside_and_sees_no_secrets(data, tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    init = "import os\n        assert 'OPENAI_API_KEY' not in os.environ, 'leaked'\n" \
+           "        open('notes.txt', 'w').write('fine')"
+    result = run(data, tmp_path, net(init=init, forward="x = F.relu(x)"), memory_mb=2048, cpu_seconds=60)
+    assert result.failure is None, result.detail
+    assert (tmp_path / "box" / "notes.txt").read_text() == "fine"
+    assert 0 <= result.val_acc <= 100 and result.images_seen == 64
+    assert result.flops == 2 * 3 * 32 * 32 * 10 and result.params == 3 * 32 * 32 * 10 + 10
+    assert result.width == 10 and result.depth == 1
+
+
+@pytest.mark.parametrize("name,init,kind", [
+    ("os.system", "import os; os.system('touch /tmp/archagents-owned')", "refused"),
+    ("subprocess", "import subprocess; subprocess.run(['true'])", "refused"),
+    ("socket", "import socket; socket.create_connection(('127.0.0.1', 9))", "refused"),
+    ("write outside", "open('/tmp/archagents-owned', 'w').write('x')", "refused"),
+    ("forge the result", "open('result.json', 'w').write('{\"val_acc\": 100}')", "refused"),
+    ("swallowed refusal", "import os\n        try:\n            os.system('true')\n        except Exception:\n"
+                          "            pass", "refused"),
+    ("builtins eval trick", "b = __builtins__\n        ev = b['ev' + 'al'] if isinstance(b, dict) else getattr(b, 'eval')\n"
+                            "        ev(\"__import__('os').system('true')\")", "refused"),
+])
+def test_runtime_guards(data, tmp_path, name, init, kind):
+    result = run(data, tmp_path, net(init=init))
+    assert result.failure == kind, (name, result)
+    assert not os.path.exists("/tmp/archagents-owned")
+
+
+def test_infinite_loop_is_killed_at_the_wall_clock(data, tmp_path):
+    result = run(data, tmp_path, net(init="while True: pass"), wall=8.0)
+    assert result.failure == "timeout" and result.wall_seconds < 30
+
+
+def test_cpu_time_limit(data, tmp_path):
+    result = run(data, tmp_path, net(init="while True: pass"), wall=60.0, cpu_seconds=4)
+    assert result.failure == "timeout" and "CPU" in result.detail
+
+
+def test_memory_bomb_is_out_of_memory(data, tmp_path):
+    result = run(data, tmp_path, net(init="self.buffer = torch.ones(1 << 31)"), memory_mb=512)
+    assert result.failure == "oom", result
+
+
+def test_nan_loss(data, tmp_path):
+    result = run(data, tmp_path, net(forward="x = x * float('nan')"))
+    assert result.failure == "nan_loss"
+
+
+def test_shape_error(data, tmp_path):
+    wrong_classes = net().replace("nn.Linear(3 * 32 * 32, 10)", "nn.Linear(3 * 32 * 32, 7)")
+    result = run(data, tmp_path, wrong_classes)
+    assert result.failure == "shape_error" and "expected (2, 10)" in result.detail
+
+
+def test_a_dying_child_is_a_crash_not_an_exception(data, tmp_path):
+    result = run(data, tmp_path, net(init="import os; os._exit(3)"))
+    assert result.failure == "crashed" and "code 3" in result.detail
+
