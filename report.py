@@ -49,9 +49,9 @@ def write(run: RunDir, out: Path | None = None) -> Path:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    head = f"<tr>{''.join(f'<th>{escape(h)}</th>' for h in header)}</tr>" if any(header) else ""
     body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<table>{head}{body}</table>"
 
 
 def _result_table(log: RunLog) -> str:

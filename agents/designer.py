@@ -40,6 +40,10 @@ REJECTED = """\
 This architecture was not evaluated: {verdict} Propose a different architecture that has not been \
 tried, and explain briefly why it should beat the best so far."""
 
+FAILED = """\
+This architecture could not be trained ({failure}): {detail} Fix the problem or propose a different \
+architecture, and explain briefly why it should beat the best so far."""
+
 OTHER = """\
 We also evaluated {architecture} (a mutation of the best cell, not your proposal): {acc:.2f}%."""
 
@@ -80,14 +84,20 @@ def conversation(space: SearchSpace, dataset: str, trials: list[Trial], notes: s
     first, so the prompt prefix stays stable (llama.cpp reuses its cached prefix)."""
     problem = space.describe(dataset) + (f"\n\n{notes}" if notes else "")  # notes: from memory (graphs/remember.py)
     messages: list[BaseMessage] = [SystemMessage(SYSTEM), HumanMessage(FIRST.format(problem=problem))]
-    evaluated = [t for t in trials if t.val_acc is not None]
+    evaluated = [t for t in trials if t.evaluation is not None]
     older, recent = evaluated[:-WINDOW], evaluated[-WINDOW:]
+    older = [t for t in older if t.val_acc is not None]
     if older:
         lines = "\n".join(f"- {json.dumps(space.to_proposal(t.arch))}: {t.val_acc:.2f}%"
                           for t in sorted(older, key=lambda t: -t.val_acc)[:10])
         messages.append(HumanMessage(EARLIER.format(lines=lines)))
     for trial in recent:
-        if trial.source == "llm":
+        if trial.val_acc is None:  # training failed (torch-code): the model hears why, in a line
+            if trial.source == "llm":
+                detail = " ".join(trial.evaluation.detail.split())[:RATIONALE_CHARS]
+                messages += [_as_answer(space, trial),
+                             HumanMessage(FAILED.format(failure=trial.evaluation.failure, detail=detail))]
+        elif trial.source == "llm":
             messages += [_as_answer(space, trial), HumanMessage(FEEDBACK.format(acc=trial.val_acc))]
         else:  # not the model's words: reported as a result, never put in its mouth
             _tell(messages, OTHER.format(architecture=json.dumps(space.to_proposal(trial.arch)), acc=trial.val_acc))

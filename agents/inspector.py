@@ -23,11 +23,12 @@ from agents.structured import Asker
 from memory.journal import Journal
 from memory.runs import RunDir
 from settings import Settings
-from tools.inspect_run import Fact, RunLog, tools
+from tools.inspect_run import STOPWORDS, Fact, RunLog, tools
 
 TOOL_CALLING = ("openai", "openai-compatible")  # providers that drive the tool loop themselves
 NOT_FOUND = "not in the log"
-MAX_FACTS = 8
+UNANSWERED = "the model did not answer from the log; the closest line is {line}"
+MAX_FACTS = 5
 MAX_TOOL_ROUNDS = 6
 
 SYSTEM = """\
@@ -85,7 +86,9 @@ def retrieve(question: str, log: RunLog) -> list[Fact]:
     last = max(log.steps(), default=0)
     archs = sorted((a for a in log.archs() if a in question), key=question.index)
     steps = [int(s) for s in STEP.findall(q)]
-    facts: list[Fact] = []
+    wants = lambda *words: any(w in q for w in words)  # noqa: E731
+    # Counts first: a small model cannot count evidence lines, it can copy a number.
+    facts: list[Fact] = log.overview() if wants("how many", "number of", "count", "total") else []
     if len(archs) >= 2:
         facts += log.compare(archs[0], archs[1])
     for arch in archs:
@@ -97,19 +100,18 @@ def retrieve(question: str, log: RunLog) -> list[Fact]:
             facts += log.principles_at(step)
         else:
             facts += log.search(step=step, limit=6)
-    wants = lambda *words: any(w in q for w in words)  # noqa: E731
     if wants("best", "highest", "top", "winner"):
-        facts += log.ranked(n=1 if wants("best ", "highest") else 3)
+        facts += log.ranked(n=3 if wants("top") else 1) + log.overview()
     if wants("worst", "lowest", "poorest"):
         facts += log.ranked(worst=True, n=1)
     if wants("reject", "critic", "duplicate", "isomorph"):
-        facts += [f for f in log.search(kind="critic") if " rejected " in f" {f.text}"] or \
-            [Fact(step=last, text="the critic rejected no proposal in this run")] * bool(log.search(kind="critic"))
+        rejected = [f for f in log.search(kind="critic") if " rejected " in f.text]
+        facts += rejected or [Fact(step=last, text="the critic rejected no proposal in this run")]
     if wants("fallback", "fall back", "seeded mutation"):
         facts += log.search(kind="fallback") or [Fact(step=last, text="no fallback was used in this run")]
     if wants("token", "llm call", "calls", "cost", "model"):
         facts += log.usage()
-    if wants("how many", "number of", "count", "budget", "finish", "stop", "test acc", "rank", "final", "found"):
+    if wants("budget", "finish", "stop", "test acc", "rank", "final", "found"):
         facts += log.overview()
     if wants("principle") and not steps:
         facts += log.principles_at(last)
@@ -119,7 +121,14 @@ def retrieve(question: str, log: RunLog) -> list[Fact]:
         facts += log.search(kind="evaluation", limit=1)
     if not facts or wants("why", "reason", "rationale", "because", "explain"):
         facts += log.reasoning(question)
-    return list({f.line(): f for f in facts}.values())[:MAX_FACTS]  # without repeats, in retrieval order
+    unique = list({f.line(): f for f in facts}.values())
+    # The lines sharing most words with the question first (stable: ties keep retrieval order),
+    # since a small model leans on the first line it reads.
+    return sorted(unique, key=lambda f: -len(_words(question) & _words(f.text)))[:MAX_FACTS]
+
+
+def _words(text: str) -> set[str]:
+    return {w.rstrip("s") for w in re.findall(r"[a-z]{3,}", text.lower())} - STOPWORDS
 
 
 class Inspector:
@@ -153,10 +162,19 @@ class Inspector:
         if not evidence:
             return Reply(question=question, answer=NOT_FOUND, found=False)
         steps = sorted({f.step for f in evidence})
-        parsed, _ = self.asker.ask(messages, answer_schema(steps), self.journal, self.asked)
-        if parsed is None or not parsed.found:
-            return Reply(question=question, answer=NOT_FOUND, found=False, evidence=evidence)
-        cited = [s for s in dict.fromkeys(parsed.cited_steps) if s in steps] or _grounding(parsed.answer, evidence)
+        # One call, no re-asks: a small model repeats its mistake, and a chat should answer quickly.
+        parsed, _ = self.asker.ask(messages, answer_schema(steps), self.journal, self.asked, retries=0)
+        if parsed is not None:
+            parsed.answer = _first_paragraph(parsed.answer)
+        grounded = _grounding(parsed.answer, evidence) if parsed is not None else []
+        # A 135M model sets `found` almost at random (measured: a correct, quoted answer with
+        # found=false), so an answer that quotes a number or name of the evidence counts as found.
+        if parsed is None or not (parsed.found or grounded):
+            # The log has lines on the subject but the model did not answer from them: say so and
+            # show the closest line, rather than "not in the log", which would be false.
+            return Reply(question=question, answer=UNANSWERED.format(line=evidence[0].line()), found=False,
+                         cited_steps=[evidence[0].step], evidence=evidence)
+        cited = [s for s in dict.fromkeys(parsed.cited_steps) if s in steps] or grounded or [evidence[0].step]
         return Reply(question=question, answer=parsed.answer, cited_steps=cited, found=True, evidence=evidence)
 
     def _tool_loop(self, question: str) -> tuple[list[BaseMessage], list[Fact]]:
@@ -192,9 +210,17 @@ def _facts_in(text: str) -> list[Fact]:
     return facts
 
 
+def _first_paragraph(answer: str) -> str:
+    """The answer without what a small model appends inside the JSON string (braces, a blank
+    line, "The evidence is: ..." restating the prompt)."""
+    return answer.strip(" \n{}").split("\n\n")[0].strip(" \n{}") or answer
+
+
 def _grounding(answer: str, evidence: list[Fact]) -> list[int]:
-    """Steps of the evidence lines that share a number or name with the answer (for a model
-    that said found but cited nothing valid); the first line if none does."""
-    tokens = set(re.findall(r"[\w.|~+]{3,}", answer.lower()))
-    shared = [f.step for f in evidence if tokens & set(re.findall(r"[\w.|~+]{3,}", f.text.lower()))]
-    return list(dict.fromkeys(shared))[:3] or [evidence[0].step]
+    """Steps of the evidence lines that share a specific token with the answer: a number
+    (`88.48`, `15`) or an architecture-like string; words alone do not count."""
+    def specific(text: str) -> set[str]:
+        return {t.strip(".,%") for t in re.findall(r"[\w.|~+%-]*\d[\w.|~+%-]*", text.lower())} - {""}
+
+    tokens = specific(answer)
+    return list(dict.fromkeys(f.step for f in evidence if tokens & specific(f.text)))[:3]

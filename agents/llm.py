@@ -13,6 +13,7 @@ functions so `cli.py --help` stays fast.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from functools import cache
@@ -158,8 +159,11 @@ class ChatEmbedded(BaseChatModel):
 
         def parse(raw: AIMessage) -> dict:
             try:
-                return {"raw": raw, "parsed": schema.model_validate_json(raw.content), "parsing_error": None}
-            except ValidationError as err:  # only when max_tokens cut the answer short
+                # strict=False: llama.cpp's JSON grammar lets raw newlines into strings (its `char`
+                # rule excludes only quote and backslash), which strict JSON refuses.
+                return {"raw": raw, "parsed": schema.model_validate(json.loads(raw.content, strict=False)),
+                        "parsing_error": None}
+            except (ValidationError, ValueError) as err:  # only when max_tokens cut the answer short
                 return {"raw": raw, "parsed": None, "parsing_error": err}
 
         chain = constrained | RunnableLambda(parse)

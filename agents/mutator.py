@@ -61,6 +61,12 @@ Rules for this cell: every edge holds exactly one of these modules, or is left o
 {snippets}
 Keep the class name, the four nodes x0 to x3 and `return x3`."""
 
+# Free-form networks (torch-code): the constraints the sandbox and the trainer enforce, stated
+# up front so that an offspring is not wasted on a refused import or a wrong output shape.
+CODE_RULES = """\
+Rules: one class `Net(nn.Module)` whose constructor takes no arguments; input a batch of 3x32x32 \
+tensors, output 10 class scores; import only torch, torch.nn, torch.nn.functional and math; no files."""
+
 MUTATE = """\
 ```python
 {code}
@@ -82,9 +88,9 @@ Create a network that inherits from nn.Module and performs better than the netwo
 
 
 def rules_for(snippets: dict[str, str] | None) -> str:
-    """The space's allowed edge modules, quoted in every prompt (none for free-form code)."""
+    """The space's allowed edge modules, quoted in every prompt (the general rules for free-form code)."""
     if not snippets:
-        return ""
+        return CODE_RULES
     return NB201_RULES.format(snippets="\n".join(f"- {op}: {code}" for op, code in snippets.items()))
 
 

@@ -49,7 +49,9 @@ def correct(reply, expected: list[str] | None) -> bool:
     if expected is None:
         return not reply.found
     text = reply.answer.lower()
-    return reply.found and any(re.search(rf"(?<![\w.]){re.escape(x.lower())}(?![\w]|\.\d)", text) for x in expected)
+    # the value as a whole token: "21" in "step 21", not in "2023-01-21" or "9.21"
+    return reply.found and any(re.search(rf"(?<![\w.:-]){re.escape(x.lower())}(?![\w:-]|\.\d)", text)
+                               for x in expected)
 
 
 def main() -> None:

@@ -93,10 +93,24 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--part", choices=("all", "table2", "transfer"), default="all",
+                        help="table2: LAPT and REA on CIFAR-10/100; transfer: CIFAR-10 -> CIFAR-100 with and without")
+    parser.add_argument("--work", type=Path, help="work folder (default: a new temporary one); memories in it are reused")
     parser.add_argument("--out", type=Path, default=Path("bench/lapt_nb201.json"))
+    parser.add_argument("--merge", type=Path, nargs="+", help="only combine these outputs (runs split over processes)")
     args = parser.parse_args()
+    if args.merge:
+        merged: dict = {"runs": {}}
+        for path in args.merge:
+            for name, rows in json.loads(path.read_text())["runs"].items():
+                merged["runs"].setdefault(name, []).extend(rows)
+        merged["summary"] = {name: summarise(rows) for name, rows in merged["runs"].items()}
+        args.out.write_text(json.dumps(merged, indent=2))
+        print(json.dumps(merged["summary"], indent=2))
+        return
     space = spaces.get("nb201")
-    work = Path(tempfile.mkdtemp(prefix="lapt-bench-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="lapt-bench-"))
     bars = {d: threshold(space, d) for d in ("cifar10", "cifar100")}
     report: dict = {"thresholds_val_top_0.1%": bars, "paper": PAPER, "paper_rea": PAPER_REA, "runs": {}}
 
@@ -110,9 +124,9 @@ def main() -> None:
         print(f"{name:28s} seed {seed}: {archs:2d} archs, test {test:.2f} (final {final:.2f}) {extra}", flush=True)
 
     # Seed-major order, so a cut-short session still has every configuration for the first seeds.
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         # 1 + 2: the paper's source (ImageNet16-120) -> CIFAR-10 / CIFAR-100; REA at the same budget.
-        for dataset in ("cifar10", "cifar100"):
+        for dataset in ("cifar10", "cifar100") if args.part in ("all", "table2") else ():
             result = run_lapt(work / "runs", work / "memory-imagenet", dataset, seed)
             record(f"lapt/{dataset}", dataset, seed, [tuple(t) for t in result["lapt"]["trajectory"]],
                    {"learner_calls": result["usage"].get("learner", {}).get("calls"),
@@ -121,6 +135,8 @@ def main() -> None:
                     "members": [r["members"] for r in result["lapt"]["rounds"]]})
             record(f"rea/{dataset}", dataset, seed, rea(space, dataset, seed), {})
         # 3: CIFAR-10 -> CIFAR-100 with and without transfer.
+        if args.part == "table2":
+            continue
         result = run_lapt(work / "runs", work / "memory-cifar10", "cifar100", seed, transfer_from="nb201/cifar10")
         record("transfer cifar10->cifar100", "cifar100", seed, [tuple(t) for t in result["lapt"]["trajectory"]],
                {"seconds": result["bench_seconds"], "members": [r["members"] for r in result["lapt"]["rounds"]]})

@@ -22,6 +22,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# The sandboxed child runs with OMP_WAIT_POLICY=PASSIVE (tools/sandbox.py); the plain loop gets the
+# same, or on a busy machine it measures OpenMP spin-waiting, not training (--spin to see that).
+if "--spin" not in sys.argv:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from spaces.torch_code import random_network  # noqa: E402
 from tools import datasets, executors  # noqa: E402
@@ -85,6 +89,7 @@ def main() -> None:
     parser.add_argument("--train", type=int, default=2000)
     parser.add_argument("--candidates", type=int, default=6)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--spin", action="store_true", help="leave OpenMP's default wait policy in this process")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="archagents-bench-"))
     data_dir = root / "data"

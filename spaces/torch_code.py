@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import json
 import random
 import re
 import tempfile
+import threading
+from functools import wraps
 from pathlib import Path
 from typing import ClassVar
 
@@ -72,6 +73,20 @@ VOCABULARY = ("Conv2d", "Linear", "BatchNorm2d", "MaxPool2d", "AvgPool2d", "Adap
               "Sequential", "LSTM", "GRU", "relu", "gelu", "silu", "elu", "ReLU", "GELU", "SiLU", "ELU", "cat", "+")
 
 
+# CPython 3.11's ast module keeps its recursion-depth counter in global state: ast.parse in two
+# threads at once (the search's event loop and an executor thread vetting code) raised
+# "SystemError: AST constructor recursion depth mismatch" here.  Every ast use below takes this lock.
+_AST_LOCK = threading.RLock()
+
+
+def _serialised(function):
+    @wraps(function)
+    def locked(*args, **kwargs):
+        with _AST_LOCK:
+            return function(*args, **kwargs)
+    return locked
+
+
 class CodeError(UserError):
     """Code the sandbox will not run, with the evaluation's failure kind."""
 
@@ -93,6 +108,7 @@ def extract(text: str) -> str:
     return (match.group(1) if match else text).strip() + "\n"
 
 
+@_serialised
 def check(code: str) -> ast.Module:
     """Parse and vet the code (never executes it); raises CodeError with the reason."""
     try:
@@ -135,6 +151,7 @@ def _base_name(base: ast.expr) -> str | None:
     return base.attr if isinstance(base, ast.Attribute) else base.id if isinstance(base, ast.Name) else None
 
 
+@_serialised
 def canonical_form(code: str) -> str:
     tree = ast.parse(code)
     for node in ast.walk(tree):
@@ -164,14 +181,18 @@ class TorchCodeSpace:
     def configure(self, settings, run_path: Path) -> dict:
         """Bind the space to a run: its training settings, its sandbox folder, the dataset cache.
         Returns the extra arguments the evaluation tool (train_on_gpu) takes in this run."""
-        from tools import datasets
-
         self.training, self.seed = settings.training, settings.seed
         self.workdir = Path(run_path) / "sandbox"
         self.data_dir = Path(settings.runs_dir) / ".datasets"
-        if settings.dataset == "cifar10" and datasets.cifar10_path(self.training.cifar10) is None:
-            datasets.materialise("cifar10", self.data_dir, None)  # raises the one-line UserError
+        self.check_settings(settings)
         return self.tool_args()
+
+    def check_settings(self, settings) -> None:
+        """Refuse a run whose data is missing before its folder is created (graphs/run.py prepare)."""
+        from tools import datasets
+
+        if settings.dataset == "cifar10" and datasets.cifar10_path(settings.training.cifar10) is None:
+            datasets.materialise("cifar10", Path(settings.runs_dir) / ".datasets", None)  # the one-line UserError
 
     def tool_args(self) -> dict:
         return {"workdir": str(self.workdir), "data_dir": str(self.data_dir), "seed": self.seed,
@@ -221,6 +242,7 @@ class TorchCodeSpace:
         options = self.neighbours(arch)
         return rng.choice(options) if options else random_network(rng)
 
+    @_serialised
     def neighbours(self, arch: str) -> list[str]:
         try:
             tree = ast.parse(extract(arch))
@@ -269,6 +291,7 @@ class TorchCodeSpace:
     def code_rules(self) -> dict[str, str]:
         return {}
 
+    @_serialised
     def encode(self, arch: str) -> list[float]:
         """Counts of layer types and residual sums: for cosine similarity between networks."""
         try:

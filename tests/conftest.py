@@ -4,6 +4,8 @@ import os
 
 import pytest
 
+pytest_plugins = ["tests.recorded"]  # the `recorded_run` fixture: a small GENIUS run for the inspection tests
+
 
 @pytest.fixture(autouse=True)
 def _no_api_keys(monkeypatch, tmp_path):

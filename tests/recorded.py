@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents.structured import Asker
-from graphs.run import execute, prepare
-from memory.runs import RunDir
-from settings import load_settings
-from tests.fakes import Scripted, cell
+from tests.fakes import cell
 
 C3, C1, SK, AP = "nor_conv_3x3", "nor_conv_1x1", "skip_connect", "avg_pool_3x3"
 ANSWERS = [
@@ -22,9 +18,15 @@ ANSWERS = [
 ]
 
 
-def record(runs_dir, **overrides) -> RunDir:
+def record(runs_dir, **overrides):
     """The run; it leaves nothing in the persistent memory unless `memory_write=True` is given
     (session fixtures are built before the per-test environment of conftest.py applies)."""
+    from agents.structured import Asker  # imported here: conftest loads this module for every test
+    from graphs.run import execute, prepare
+    from memory.runs import RunDir
+    from settings import load_settings
+    from tests.fakes import Scripted
+
     overrides = {"memory_write": False, **overrides}
     run = RunDir.create(prepare(load_settings(runs_dir=runs_dir, budget=4, max_rejections=2, seed=3, **overrides)))
     execute(run, {"designer": Asker(role="designer", label="scripted", model=Scripted(answers=ANSWERS))})
@@ -32,5 +34,5 @@ def record(runs_dir, **overrides) -> RunDir:
 
 
 @pytest.fixture(scope="session")
-def recorded_run(tmp_path_factory) -> RunDir:
+def recorded_run(tmp_path_factory):
     return record(tmp_path_factory.mktemp("recorded"))

@@ -44,3 +44,14 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     done = evaluate(*args, "--runs-dir", "runs", cwd=tmp_path)
     assert done.returncode == 2 and message in done.stderr and len(done.stderr.strip().splitlines()) == 1, \
         done.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--executor", "nope"], "training.executor"),
+    (["--workers", "0"], "training.workers"),
+    (["--dataset", "cifar10"], "CIFAR-10 not found"),
+])
+def test_search_training_flags_are_checked(tmp_path, args, message):
+    done = subprocess.run([sys.executable, str(ROOT / "cli.py"), "search", "--space", "torch-code", *args,
+                           "--runs-dir", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2 and message in done.stderr, done.stderr

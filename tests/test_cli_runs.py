@@ -11,7 +11,7 @@ import cli
 import graphs.run
 from agents.structured import Asker
 from tests.fakes import Scripted
-from tests.recorded import ANSWERS, record, recorded_run  # noqa: F401  (a fixture)
+from tests.recorded import ANSWERS, record
 from tests.test_cli import run_cli
 
 
@@ -45,6 +45,9 @@ def test_chat_ask_one_shot(recorded_run, monkeypatch):
     reply = json.loads(invoke("chat", recorded_run.id, "--runs-dir", recorded_run.path.parent, "--json",
                               "--ask", "Was a fallback used?"))
     assert reply["cited_steps"] == [4] and reply["found"]
+    interactive = invoke("chat", recorded_run.id, "--runs-dir", recorded_run.path.parent, "--evidence",
+                         input="Was a fallback used?\nWhat learning rate was used?\n\n")
+    assert interactive.count("Q:") == 2 and "[step 4] fallback" in interactive and "not in the log" in interactive
 
 
 def test_fork_then_report(tmp_path, monkeypatch):

@@ -6,7 +6,6 @@ import pytest
 
 import report
 from memory.runs import RunDir
-from tests.recorded import recorded_run  # noqa: F401  (a fixture)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

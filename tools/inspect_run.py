@@ -111,19 +111,30 @@ class RunLog:
         return self._facts(hits, limit)
 
     def overview(self) -> list[Fact]:
-        """Counts over the whole run, and the final result if it finished."""
+        """Counts over the whole run and the final result, one number per fact (a small model
+        copies the right number from a short line, not from a sentence holding six)."""
         last = max(self.steps(), default=0)
         count = lambda kind, **match: sum(  # noqa: E731
             e.kind == kind and all(e.data.get(k) == v for k, v in match.items()) for e in self.events)
         s = self.settings
-        facts = [Fact(step=last, text=(
-            f"{s.graph} search on {s.space}/{s.dataset} (seed {s.seed}): {len(self._evaluations)} architectures "
-            f"evaluated (budget {s.budget}), {count('critic', accept=False)} proposals rejected by the critic, "
-            f"{count('fallback')} fallback mutations, {count('parse_error')} unparseable answers, "
-            f"{count('answer')} LLM answers"))]
-        facts += self._facts([e for e in self.events if e.kind in ("result", "run")
-                              and e.data.get("event") != "started"])
-        return facts
+        texts = [f"this is a {s.graph} search on {s.space}/{s.dataset} with seed {s.seed}",
+                 f"{len(self._evaluations)} architectures were evaluated (budget {s.budget})",
+                 f"{count('critic', accept=False)} proposals were rejected by the critic",
+                 f"{count('fallback')} fallback mutations were used",
+                 f"{count('parse_error')} LLM answers did not parse"]
+        result = next((e for e in reversed(self.events) if e.kind == "result"), None)
+        facts = [Fact(step=last, text=t) for t in texts]
+        best = (result.data.get("best") or {}) if result is not None else {}
+        if best:  # cited at the step where the best was found
+            facts += [Fact(step=best["step"], text=t) for t in (
+                f"the best architecture was {best['arch']}",
+                f"the best architecture was found at step {best['step']} (by {best['source']})",
+                f"the best validation accuracy was {_acc(best['val_acc'])}",
+                f"the best architecture's test accuracy was {_acc(best.get('test_acc'))}",
+                f"the best architecture ranks {best.get('rank')} of {best.get('of')} by test accuracy")]
+        if result is not None:
+            facts.append(Fact(step=result.step, text=f"the run stopped because: {result.data.get('stop_reason')}"))
+        return facts + self._facts([e for e in self.events if e.kind == "run" and e.data.get("event") == "forked"])
 
     def timeline(self) -> list[Fact]:
         """Every event that says something, in journal order (`cli.py show`)."""
@@ -192,17 +203,18 @@ class RunLog:
         return facts
 
     def usage(self) -> list[Fact]:
-        """LLM calls and tokens per role (summed over the journal's answers)."""
-        per_role: dict[str, list[int]] = {}
-        last: dict[str, int] = {}
+        """LLM calls and tokens per role (summed over the journal's answers), one number per fact."""
+        per_role: dict[tuple, list[int]] = {}
         for e in self.events:
             if e.kind == "answer":
-                calls, tin, tout = per_role.setdefault(f"{e.role} ({e.model})", [0, 0, 0])
-                per_role[f"{e.role} ({e.model})"] = [calls + 1, tin + (e.tokens_in or 0), tout + (e.tokens_out or 0)]
-                last[f"{e.role} ({e.model})"] = e.step
-        return [Fact(step=last[role], text=f"{role}: {c} LLM calls, {tin} tokens in, {tout} tokens out, "
-                                           f"{tin + tout} tokens in total")
-                for role, (c, tin, tout) in per_role.items()]
+                calls, tin, tout, _ = per_role.get((e.role, e.model), [0, 0, 0, 0])
+                per_role[(e.role, e.model)] = [calls + 1, tin + (e.tokens_in or 0), tout + (e.tokens_out or 0), e.step]
+        facts = []
+        for (role, model), (calls, tin, tout, step) in per_role.items():
+            facts += [Fact(step=step, text=f"the {role} used {tin + tout} tokens in total ({model})"),
+                      Fact(step=step, text=f"the {role} made {calls} LLM calls"),
+                      Fact(step=step, text=f"the {role} read {tin} tokens and wrote {tout} tokens")]
+        return facts
 
     def reasoning(self, query: str, k: int = 5) -> list[Fact]:
         """Rationales closest to `query`: the Chroma memory when it holds this run, else word overlap."""

@@ -17,13 +17,18 @@ What is covered:
   killer, is reported as `oom` too);
 - an audit hook (PEP 578, `sys.addaudithook`) installed before the candidate's code is
   executed refuses socket operations, process creation (subprocess, os.system, exec*,
-  spawn*, fork), ctypes library loading, and opening files for writing (or removing/renaming them) outside `folder`;
-  a refusal is recorded even when the candidate catches it -> `refused`.
+  spawn*, fork, kill), ctypes library loading, and opening files for writing (or
+  removing/renaming them) outside `folder` and the job's own files (job.json, result.json,
+  so the candidate cannot forge its result); a refusal is recorded even when the
+  candidate catches it -> `refused`.  HOME and TMPDIR point into `folder`.
+- the rest of the file system stays readable, and the GPU (if any) is the one the
+  executor assigned (CUDA_VISIBLE_DEVICES).
 
 What is not covered (say so to users): an audit hook is not a security boundary.  Code
 that reaches already-loaded native code (ctypes loaded by torch, `torch.ops`, numpy's
 file writers that bypass `open`, an `os` module imported by torch and reached through
-object graphs) can get around it, and reading files is not restricted.  Static
+object graphs) can get around it; importing modules is not refused at run time (torch
+imports lazily), only their dangerous operations.  Static
 validation (spaces/torch_code.py: `ast` parse, import allow-list, forbidden names)
 refuses such code before it runs; the two together stop mistakes and casual abuse of a
 language model's output, not a determined attacker.  For untrusted users run the

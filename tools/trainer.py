@@ -16,7 +16,6 @@ tools/sandbox.py.
 from __future__ import annotations
 
 import json
-import math
 import os
 import resource
 import sys

@@ -4,7 +4,7 @@ from agents import designer
 from agents.structured import Asker
 from memory.journal import Journal
 from spaces import get
-from spaces.base import Trial
+from spaces.base import Evaluation, Trial
 from tests.fakes import Scripted, cell
 
 SPACE = get("nb201")
@@ -34,6 +34,15 @@ def test_fallback_results_are_reported_not_attributed_to_the_model():
     assert sum(isinstance(m, AIMessage) for m in messages) == 1
     assert "not your proposal" in messages[-1].content and "91.55%" in messages[-1].content
     assert "seeded mutation" not in " ".join(str(m.content) for m in messages)
+
+
+def test_a_failed_training_goes_back_to_the_designer_with_its_reason():
+    failed = Evaluation(arch=B, canonical=B, failure="shape_error", detail="mat1 and mat2 shapes cannot be multiplied")
+    trials = [Trial(step=1, arch=A, source="llm", evaluation=SPACE.evaluate(A, "cifar10")),
+              Trial(step=2, arch=B, source="llm", rationale="wider", evaluation=failed)]
+    messages = designer.conversation(SPACE, "cifar10", trials)
+    assert isinstance(messages[-2], AIMessage) and "wider" in messages[-2].content
+    assert "could not be trained (shape_error): mat1 and mat2" in messages[-1].content
 
 
 def test_old_exchanges_are_summarised():

@@ -2,11 +2,10 @@ import re
 
 from langchain_core.messages import AIMessage
 
-from agents.inspector import NOT_FOUND, Inspector, answer_schema, retrieve
+from agents.inspector import NOT_FOUND, UNANSWERED, Inspector, answer_schema, retrieve
 from agents.structured import Asker
 from memory.journal import Journal
 from tests.fakes import Scripted
-from tests.recorded import recorded_run  # noqa: F401  (a fixture)
 from tools.inspect_run import RunLog
 
 
@@ -28,6 +27,10 @@ def test_retrieval_picks_the_steps_a_question_needs(recorded_run):
     best = log.ranked(n=1)[0].step
     assert best in steps("What was the best validation accuracy?")
     assert retrieve("What dropout rate was used?", log) == []
+    counted = retrieve("How many proposals did the critic reject?", log)[0]
+    assert counted.text == "2 proposals were rejected by the critic"  # a count to copy, not lines to count
+    test = retrieve("What was the test accuracy of the best architecture?", log)[0]
+    assert test.text.startswith("the best architecture's test accuracy was")  # the closest line first
 
 
 def test_answer_cites_only_steps_in_the_evidence(recorded_run, tmp_path):
@@ -56,10 +59,11 @@ def test_absent_facts_get_not_in_the_log_without_guessing(recorded_run, tmp_path
     model = Scripted(answers=[{"answer": "0.3", "cited_steps": [], "found": True}])
     reply = inspector(recorded_run, model, tmp_path).ask("What dropout rate was used?")
     assert reply.answer == NOT_FOUND and not reply.found and model.calls == 0
-    # evidence was found, but the model says it does not answer the question
+    # the log has lines on it, but the model does not answer from them: no guess, the closest line
     model = Scripted(answers=[{"answer": "unknown", "cited_steps": [], "found": False}])
     reply = inspector(recorded_run, model, tmp_path).ask("Why was step 2 rejected by the critic?")
-    assert reply.answer == NOT_FOUND and not reply.found and model.calls == 1
+    assert not reply.found and model.calls == 1 and reply.cited_steps == [reply.evidence[0].step]
+    assert reply.answer == UNANSWERED.format(line=reply.evidence[0].line()) and "rejected" in reply.answer
 
 
 def test_schema_restricts_citations_to_the_evidence():
@@ -96,3 +100,12 @@ def test_tool_loop_for_tool_calling_models(recorded_run, tmp_path):
     assert [f.step for f in reply.evidence] == [4]
     tool_calls = [e for e in Journal(tmp_path / "inspector.jsonl").events() if e.kind == "tool_call"]
     assert tool_calls[0].data["tool"] == "search_events" and "[step 4]" in tool_calls[0].data["result"]
+
+
+def test_an_answer_quoting_the_evidence_counts_as_found(recorded_run, tmp_path):
+    """SmolLM2-135M answered "The best validation accuracy in this run was 88.48%" with found=false."""
+    best = RunLog(recorded_run).ranked(n=1)[0]
+    acc = re.search(r"\d+\.\d\d%", best.text).group(0)
+    model = Scripted(answers=[{"answer": f"It was {acc}.", "cited_steps": [], "found": False}])
+    reply = inspector(recorded_run, model, tmp_path).ask("What was the best validation accuracy?")
+    assert reply.found and reply.cited_steps == [best.step]

@@ -134,3 +134,14 @@ def test_transfer_between_spaces_is_refused(tmp_path):
 
     with pytest.raises(UserError, match="within one space"):
         run_lapt(tmp_path, lapt={"transfer_from": "transnas101/jigsaw"})
+
+
+def test_resume_after_a_crash_gives_the_uninterrupted_result(tmp_path):
+    run = start(tmp_path)
+    crashing = Scripted(answers=[answer], fail_on_call=2)  # in the first adaptation
+    with pytest.raises(KeyboardInterrupt):
+        execute(run, {"learner": Asker(role="learner", label="scripted", model=crashing)})
+    resumed = execute(run, {"learner": Asker(role="learner", label="scripted", model=Scripted(answers=[answer]))})
+    _, clean, model = run_lapt(tmp_path / "clean")
+    assert model.calls == 2  # the source principles the crashed run learned were kept in memory
+    assert resumed["lapt"]["trajectory"] == clean["lapt"]["trajectory"] and resumed["evaluations"] == 20

@@ -2,7 +2,6 @@ import fcntl
 
 from memory.runs import RunDir
 from settings import load_settings
-from tests.recorded import recorded_run  # noqa: F401  (a fixture)
 
 
 def test_list_and_info_of_a_finished_run(recorded_run):

@@ -79,8 +79,11 @@ def test_encode_counts_layers():
     assert sum(vector) > 0
 
 
-def test_descriptor_ranges_follow_the_paper_and_settings():
-    assert SPACE.descriptor_ranges("mnist") == [(200.0, 5000.0), (0.0, 200.0)]
+def test_descriptor_ranges_follow_the_settings_and_the_paper_at_paper_scale():
+    assert SPACE.descriptor_ranges("mnist") == [(0.0, 20.0), (0.0, 200.0)]  # CPU-sized default
+    from cli import _training_flags
+    assert _training_flags(True, epochs=None)["flops_bounds_m"] == (200.0, 5000.0)  # seed 001, section 4
+    assert _training_flags(True, epochs=3)["epochs"] == 3 and _training_flags(False, epochs=None) is None
     space = TorchCodeSpace()
     settings = load_settings(space="torch-code", training={"flops_bounds_m": (0.001, 50)})
     space.configure(settings, Path("/tmp/unused-run"))

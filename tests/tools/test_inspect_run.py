@@ -1,4 +1,3 @@
-from tests.recorded import recorded_run  # noqa: F401  (a fixture)
 from tools.inspect_run import RunLog, tools
 
 
@@ -46,9 +45,20 @@ def test_prompt_and_answer_and_usage(recorded_run):
     assert [c["kind"] for c in calls] == ["prompt", "answer"]
     assert "1x1" in calls[1]["content"] and calls[0]["messages"][0]["role"] == "system"
     assert log.prompt_and_answer(4)["calls"] == []  # the fallback asked nobody
-    (usage,) = log.usage()
+    total, calls, _ = log.usage()
     answers = [e for e in log.events if e.kind == "answer"]
-    assert f"{len(answers)} LLM calls" in usage.text and usage.text.startswith("designer (scripted)")
+    tokens = sum(e.tokens_in + e.tokens_out for e in answers)
+    assert total.text == f"the designer used {tokens} tokens in total (scripted)"
+    assert calls.text == f"the designer made {len(answers)} LLM calls" and calls.step == answers[-1].step
+
+
+def test_overview_states_one_number_per_fact(recorded_run):
+    texts = [f.text for f in RunLog(recorded_run).overview()]
+    best = recorded_run.result()["best"]
+    for expected in ("4 architectures were evaluated (budget 4)", "2 proposals were rejected by the critic",
+                     "1 fallback mutations were used", f"the best architecture was {best['arch']}",
+                     f"the best architecture's test accuracy was {best['test_acc']:.2f}%"):
+        assert expected in texts
 
 
 def test_reasoning_search_falls_back_to_word_overlap(recorded_run):
