@@ -31,21 +31,25 @@ def measure(embedder: str, n: int) -> dict:
     started = time.perf_counter()
     memory.add_evaluations(space, "cifar10", "cold", evaluations[:1])
     out["cold_start_s"] = round(time.perf_counter() - started, 2)
+    print(json.dumps(out), flush=True)  # progress: each phase as it completes
     out["embedder_used"] = memory.embedder
 
     started = time.perf_counter()
     memory.add_evaluations(space, "cifar10", "batch", evaluations[1:n + 1])
     out["add_batch_s_per_1000"] = round((time.perf_counter() - started) * 1000 / n, 3)
+    print(json.dumps(out), flush=True)
 
     started = time.perf_counter()
     for i, e in enumerate(evaluations[n + 1:2 * n + 1]):
         memory.add_evaluations(space, "cifar10", "single", [e], [i])
     out["add_single_s_per_1000"] = round((time.perf_counter() - started) * 1000 / n, 3)
+    print(json.dumps(out), flush=True)
 
     started = time.perf_counter()
     for e in evaluations[:n]:
         memory.similar_architectures("nb201", "cifar10", f"node1_from_0 = {space.to_proposal(e.arch)['node1_from_0']}", 5)
     out["query_s_per_1000"] = round((time.perf_counter() - started) * 1000 / n, 3)
+    print(json.dumps(out), flush=True)
 
     memory.add_reasoning_batch([{"run_id": f"r{i % 10}", "step": i, "role": "designer",
                                  "text": f"cell {i}: more 3x3 convolutions and a skip to the output"} for i in range(n)])

@@ -37,3 +37,13 @@ def test_hf_without_extra_is_a_clear_error():
         pass
     with pytest.raises(UserError, match=r"\[hf\]"):
         llm_for("learner", load_settings(model_flags=["learner=hf:some/model"]))
+
+
+def test_embedded_model_leaves_cores_free_unless_told(monkeypatch):
+    from agents.llm import llama_threads
+
+    monkeypatch.delenv("ARCHAGENTS_LLM_THREADS", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert llama_threads() == 1  # all-core decoding collapses when anything else runs (agents/llm.py)
+    monkeypatch.setenv("ARCHAGENTS_LLM_THREADS", "3")
+    assert llama_threads() == 3
