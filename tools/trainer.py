@@ -96,7 +96,14 @@ def _vm_size_bytes() -> int:
 def build(code: str, nn):
     """Execute the candidate's source and instantiate its network class: the last
     nn.Module subclass it defines (the paper's code defines one class, `Net`)."""
-    namespace: dict = {"__name__": "candidate"}
+    import math
+
+    import torch
+
+    # The allowed modules under their usual names, as if the candidate had imported them: a
+    # model that forgets `import torch.nn as nn` (small ones often do) still gets its network
+    # trained, and nothing outside the allow-list (spaces/torch_code.py) is offered.
+    namespace: dict = {"__name__": "candidate", "torch": torch, "nn": nn, "F": torch.nn.functional, "math": math}
     try:
         exec(compile(code, "<candidate>", "exec"), namespace)
     except SyntaxError as err:

@@ -105,3 +105,9 @@ def test_a_dying_child_is_a_crash_not_an_exception(data, tmp_path):
     result = run(data, tmp_path, net(init="import os; os._exit(3)"))
     assert result.failure == "crashed" and "code 3" in result.detail
 
+
+
+def test_the_allowed_modules_are_there_without_imports(data, tmp_path):
+    """Small models often forget `import torch.nn as nn`; the allowed names are pre-bound."""
+    result = run(data, tmp_path, net().replace(HEAD, ""))
+    assert result.failure is None, result.detail
