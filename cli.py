@@ -120,7 +120,8 @@ CIFAR_HELP = ("torch-code: CIFAR-10 python archive (cifar-10-python.tar.gz) or i
 
 
 # Seed 001, section 4: 50 epochs on all of CIFAR-10, networks of 200 MFLOPs to 5 GFLOPs.
-PAPER_TRAINING = {"epochs": 50, "train_subset": None, "eval_subset": None, "flops_bounds_m": (200.0, 5000.0)}
+PAPER_TRAINING = {"epochs": 50, "train_subset": None, "eval_subset": None, "flops_bounds_m": (200.0, 5000.0),
+                  "width_depth_bounds": (0.0, 200.0)}
 
 
 def _training_flags(paper_scale: bool = False, **flags) -> dict | None:

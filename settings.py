@@ -164,10 +164,11 @@ class TrainingSettings(BaseModel):
     cifar10: Path | None = Field(None, description="CIFAR-10 python archive or folder (or ARCHAGENTS_CIFAR10)")
     # The paper's range (200 MFLOPs-5 GFLOPs, seed 001 section 4; `--paper-scale`) suits 50-epoch GPU
     # training; every network a CPU trains in seconds lies below 200M, so the archive would collapse
-    # to one niche.  Measured: 30 random starting networks span 0.04-7.5 MFLOPs.
+    # to one niche.  Measured: 30 random starting networks span 0.04-7.5 MFLOPs; a first run's 10 had
+    # width/depth ratios of 4-11.
     flops_bounds_m: tuple[float, float] = Field(
-        (0.0, 20.0), description="FLOPs descriptor range in M (paper: 200 to 5000, see --paper-scale)")
-    width_depth_bounds: tuple[float, float] = Field((0.0, 200.0), description="paper section 4: 0 to 200")
+        (0.0, 8.0), description="FLOPs descriptor range in M (paper: 200 to 5000, see --paper-scale)")
+    width_depth_bounds: tuple[float, float] = Field((0.0, 64.0), description="paper section 4: 0 to 200")
 
 
 class Settings(BaseSettings):

@@ -80,7 +80,7 @@ def test_encode_counts_layers():
 
 
 def test_descriptor_ranges_follow_the_settings_and_the_paper_at_paper_scale():
-    assert SPACE.descriptor_ranges("mnist") == [(0.0, 20.0), (0.0, 200.0)]  # CPU-sized default
+    assert SPACE.descriptor_ranges("mnist") == [(0.0, 8.0), (0.0, 64.0)]  # CPU-sized default
     from cli import _training_flags
     assert _training_flags(True, epochs=None)["flops_bounds_m"] == (200.0, 5000.0)  # seed 001, section 4
     assert _training_flags(True, epochs=3)["epochs"] == 3 and _training_flags(False, epochs=None) is None
