@@ -38,12 +38,14 @@ def summary_table(result: dict, seconds: float) -> Table:
     table.add_column("value", overflow="fold")
     best = result.get("best") or {}
     if best:
-        table.add_row("best cell", best["arch"])
+        trained = best.get("rank") is None and best.get("test_acc") is not None  # torch-code: no table
+        table.add_row("best network" if trained else "best cell", best["arch"])
         table.add_row("validation acc", f"{best['val_acc']:.2f}%  (what the search saw)")
         if best.get("test_acc") is None:  # TransNAS-Bench-101: the table has validation metrics only
             table.add_row("rank", f"{best['rank']} of {best['of']} by validation score")
         else:
-            table.add_row("test acc", f"{best['test_acc']:.2f}%  (looked up once, at the end)")
+            how = "measured on the held-out test split" if trained else "looked up once, at the end"
+            table.add_row("test acc", f"{best['test_acc']:.2f}%  ({how})")
             if best.get("rank") is not None:  # trained spaces (torch-code) have no table to rank in
                 table.add_row("rank", f"{best['rank']} of {best['of']} by test accuracy")
         table.add_row("FLOPs / params", f"{best['flops_m']:.2f} M / {best['params_m']:.3f} M")
@@ -58,7 +60,8 @@ def summary_table(result: dict, seconds: float) -> Table:
         table.add_row("principles now", "\n".join(f"- {p}" for p in lapt["principles"]) or "-")
     llmatic = result.get("llmatic")
     if llmatic:
-        table.add_row("evaluations", f"{result.get('evaluations')} distinct cells")
+        table.add_row("evaluations", f"{result.get('evaluations')} distinct "
+                                     f"{'networks' if result.get('space') == 'torch-code' else 'cells'}")
     else:
         p = result.get("proposals", {})
         table.add_row("evaluations", f"{result.get('evaluations')} of budget {result.get('budget')}")
