@@ -18,7 +18,7 @@ import random
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import ClassVar, Literal, get_args
+from typing import Callable, ClassVar, Literal, Sequence, get_args
 
 from pydantic import BaseModel, Field
 
@@ -153,12 +153,37 @@ def normalise_dataset(dataset: str) -> str:
     return name
 
 
-class NB201Space:
+class CellVerbs:
+    """The verbs of a six-edge cell space that depend only on how a cell is written
+    (`_parse`, `_format`): NB201 and TransNAS-Bench-101 (same edges, other operations and
+    notation) share them, and NB201's isomorphism key as their canonical form."""
+
+    proposal_schema: ClassVar[type[BaseModel]]
+    _parse: ClassVar[Callable[[str], tuple[str, ...]]]
+    _format: ClassVar[Callable[[Sequence[str]], str]]
+
+    def validate(self, arch: str) -> str:
+        return self._format(self._parse(arch))
+
+    def from_proposal(self, proposal: BaseModel) -> str:
+        schema = self.proposal_schema
+        cell = proposal if isinstance(proposal, schema) else schema.model_validate(proposal)
+        return self._format([getattr(cell, f) for f in schema.model_fields])
+
+    def to_proposal(self, arch: str) -> dict:
+        return dict(zip(self.proposal_schema.model_fields, self._parse(arch)))
+
+    def canonical(self, arch: str) -> str:
+        return unique_key(self._parse(arch))
+
+
+class NB201Space(CellVerbs):
     """NAS-Bench-201 cell space backed by the verified tables."""
 
     name: ClassVar[str] = "nb201"
     datasets: ClassVar[tuple[str, ...]] = DATASETS
     proposal_schema: ClassVar[type[BaseModel]] = NB201Cell
+    _parse, _format = staticmethod(parse), staticmethod(format_arch)
     size: ClassVar[int] = len(OPS) ** len(EDGES)
 
     def resolve_dataset(self, dataset: str) -> str:
@@ -167,19 +192,6 @@ class NB201Space:
     def describe(self, dataset: str) -> str:
         dataset = normalise_dataset(dataset)
         return PROBLEM.format(dataset=dataset, ops=", ".join(OPS), n_classes=N_CLASSES[dataset])
-
-    def validate(self, arch: str) -> str:
-        return format_arch(parse(arch))
-
-    def from_proposal(self, proposal: BaseModel) -> str:
-        cell = proposal if isinstance(proposal, NB201Cell) else NB201Cell.model_validate(proposal)
-        return format_arch([getattr(cell, f) for f in FIELDS])
-
-    def to_proposal(self, arch: str) -> dict:
-        return dict(zip(FIELDS, parse(arch)))
-
-    def canonical(self, arch: str) -> str:
-        return unique_key(parse(arch))
 
     def sample_random(self, rng: random.Random) -> str:
         return format_arch([rng.choice(OPS) for _ in EDGES])

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from errors import UserError
 from spaces.base import Evaluation, FinalReport
-from spaces.nb201 import DATA, unique_key
+from spaces.nb201 import DATA, CellVerbs
 
 Op = Literal["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3"]
 OPS: tuple[str, ...] = get_args(Op)
@@ -46,9 +46,6 @@ class TransNASCell(BaseModel):
     node3_from_0: Op
     node3_from_1: Op
     node3_from_2: Op
-
-
-FIELDS = tuple(TransNASCell.model_fields)
 
 
 def parse(arch: str) -> tuple[str, ...]:
@@ -88,12 +85,13 @@ def normalise_task(task: str) -> str:
     return name
 
 
-class TransNAS101Space:
+class TransNAS101Space(CellVerbs):
     """TransNAS-Bench-101 micro cells that the table has (711), on seven tasks."""
 
     name: ClassVar[str] = "transnas101"
     datasets: ClassVar[tuple[str, ...]] = TASKS
     proposal_schema: ClassVar[type[BaseModel]] = TransNASCell
+    _parse, _format = staticmethod(parse), staticmethod(format_arch)
 
     def resolve_dataset(self, dataset: str) -> str:
         return normalise_task(dataset)
@@ -101,19 +99,6 @@ class TransNAS101Space:
     def describe(self, dataset: str) -> str:
         task = normalise_task(dataset)
         return PROBLEM.format(task=task, metric=METRICS[task], ops=", ".join(OPS))
-
-    def validate(self, arch: str) -> str:
-        return format_arch(parse(arch))
-
-    def from_proposal(self, proposal: BaseModel) -> str:
-        cell = proposal if isinstance(proposal, TransNASCell) else TransNASCell.model_validate(proposal)
-        return format_arch([getattr(cell, f) for f in FIELDS])
-
-    def to_proposal(self, arch: str) -> dict:
-        return dict(zip(FIELDS, parse(arch)))
-
-    def canonical(self, arch: str) -> str:
-        return unique_key(parse(arch))
 
     def sample_random(self, rng: random.Random) -> str:
         """A random cell among those the table has (uniform over the 711)."""
