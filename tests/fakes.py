@@ -83,3 +83,25 @@ def cell(*ops: str, rationale: str = "because") -> dict:
     """A designer answer for NB201 with the six ops in edge order."""
     names = ("node1_from_0", "node2_from_0", "node2_from_1", "node3_from_0", "node3_from_1", "node3_from_2")
     return {"rationale": rationale, "architecture": dict(zip(names, ops))}
+
+
+class Overlap:
+    """Counts calls in flight at once: `with overlap: work()`; `peak` is the most at a time."""
+
+    def __init__(self, seconds: float):
+        import threading
+
+        self.seconds, self.running, self.peak, self._lock = seconds, 0, 0, threading.Lock()
+
+    def __enter__(self) -> "Overlap":
+        import time
+
+        with self._lock:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        time.sleep(self.seconds)  # long enough for concurrent callers to arrive
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self.running -= 1

@@ -122,25 +122,18 @@ def test_resume_mid_generation_repeats_nothing(tmp_path):
 
 def test_concurrency_overlaps_calls(tmp_path):
     """With max_concurrency > 1 the LLM calls of a generation are in flight together."""
-    import threading
-    import time
+    from tests.fakes import Overlap
 
-    in_flight, peak, lock = [0], [0], threading.Lock()
-    model = editing_model()
+    overlap, model = Overlap(0.05), editing_model()
     inner = model.answers[0]
 
     def slow(messages):
-        with lock:
-            in_flight[0] += 1
-            peak[0] = max(peak[0], in_flight[0])
-        time.sleep(0.05)
-        with lock:
-            in_flight[0] -= 1
-        return inner(messages)
+        with overlap:
+            return inner(messages)
 
     model.answers = [slow]
     execute(start(tmp_path, generations=1, batch=6, max_concurrency=3), designer(model))
-    assert peak[0] == 3
+    assert overlap.peak == 3
 
 
 @pytest.mark.slow

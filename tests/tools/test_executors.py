@@ -1,53 +1,45 @@
-import threading
-import time
-
 import pytest
 
 import tools.train_on_gpu
 from settings import TrainingSettings
 from spaces.torch_code import SEED_NETWORK
+from tests.fakes import Overlap
 from tools import executors
 
 
 @pytest.fixture
 def recorded(monkeypatch):
     """train_here replaced by a stand-in that records its arguments and overlap."""
-    calls, running, lock = [], [0], threading.Lock()
-    peak = [0]
+    calls, overlap = [], Overlap(0.2)
 
     def fake(**kwargs):
-        with lock:
-            running[0] += 1
-            peak[0] = max(peak[0], running[0])
-        time.sleep(0.2)
-        with lock:
-            running[0] -= 1
+        with overlap:
             calls.append(kwargs)
         return {"arch": kwargs["arch"], "val_acc": 1.0}
 
     monkeypatch.setattr(tools.train_on_gpu, "train_here", fake)
-    return calls, peak
+    return calls, overlap
 
 
 def test_local_executor_runs_workers_in_parallel_and_splits_the_cores(recorded, monkeypatch):
-    calls, peak = recorded
+    calls, overlap = recorded
     monkeypatch.setattr(executors.os, "cpu_count", lambda: 4)
     pool = executors.LocalExecutor(workers=2, gpus=0)
     results = pool.map([{"arch": str(i)} for i in range(4)])
     assert [r["arch"] for r in results] == ["0", "1", "2", "3"]  # in submission order
-    assert peak[0] == 2 and all(c["threads"] == 2 and c["gpu"] is None for c in calls)
+    assert overlap.peak == 2 and all(c["threads"] == 2 and c["gpu"] is None for c in calls)
 
 
 def test_local_executor_gives_each_child_one_gpu(recorded):
-    calls, peak = recorded
+    calls, overlap = recorded
     executors.LocalExecutor(workers=2, gpus=2).map([{"arch": str(i)} for i in range(4)])
     assert {c["gpu"] for c in calls} == {0, 1}
 
 
 def test_one_worker_runs_one_at_a_time(recorded):
-    calls, peak = recorded
+    calls, overlap = recorded
     executors.LocalExecutor(workers=1, gpus=0).map([{"arch": str(i)} for i in range(3)])
-    assert peak[0] == 1 and len(calls) == 3
+    assert overlap.peak == 1 and len(calls) == 3
 
 
 def test_shared_keeps_one_executor_per_configuration():
