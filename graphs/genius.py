@@ -1,24 +1,36 @@
-"""GENIUS (seed 002, section 3, Algorithm 1): the LLM as a black-box optimiser.
+"""GENIUS (seed 002, section 3, Algorithm 1): the LLM as a black-box optimiser, grounded in evidence.
 
     propose -> review -> evaluate -> (budget left? propose : finish)
 
-The designer sees its whole history (proposal, rationale, measured validation
-accuracy) and is asked to beat it; paper defaults are 10 iterations at
-temperature 0 (`--budget`, `--temperature`).  The critic's rejections go back
-to the designer as feedback without costing an evaluation.
+Each round the Designer proposes: in `edits` mode (default) several edits of evaluated
+architectures and one new one per call; in `genius` mode one whole architecture, the
+paper's dialogue (history of proposals, rationales and measured validation accuracy;
+10 iterations at temperature 0 are the paper's defaults).
+
+With the evidence Critic (default) the pool also holds the candidates of the search the
+graph contains: children of REA tournament winners and random samples of the space.  The
+Critic ranks everything by evidence that costs no evaluation and evaluates the best, so a
+weak designer cannot make the search worse than that contained baseline, and a good one
+wins the ranking.  With `--critic rules` (the paper's setting) only the designer's
+proposal is considered; after `max_rejections` rejected rounds a REA step stands in.
 """
 
 from __future__ import annotations
 
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import StateGraph
+from langgraph.runtime import Runtime
 
-from graphs import approve, nodes
+from agents import designer
+from graphs import nodes, search
 from graphs.context import RunContext
+from graphs.remember import designer_notes
 from graphs.state import SearchState
 from settings import Settings
+from spaces.base import Positional, Trial
 
 NAME = "genius"
 STATE = SearchState
+REQUIRES: tuple[type, ...] = ()
 
 
 def roles(settings: Settings) -> list[str]:
@@ -26,21 +38,56 @@ def roles(settings: Settings) -> list[str]:
     return ["designer"] + (["critic"] if settings.critic == "llm" else [])
 
 
+def default_budget(settings: Settings) -> int:
+    return 10  # the paper's iterations (seed 002, section 4)
+
+
 def planned_evaluations(settings: Settings) -> int:
     return settings.budget
 
 
 def build(settings: Settings) -> StateGraph:
-    graph = StateGraph(SearchState, context_schema=RunContext)
-    graph.add_node("propose", nodes.propose)
-    graph.add_node("review", nodes.review, destinations=("evaluate", "propose", "finish")
-                   + (("approve",) if settings.approve else ()))
-    if settings.approve:
-        graph.add_node("approve", approve.approve, destinations=("evaluate", "propose"))
-    graph.add_node("evaluate", nodes.evaluate)
-    graph.add_node("finish", nodes.finish)
-    graph.add_edge(START, "propose")
-    graph.add_edge("propose", "review")
-    graph.add_conditional_edges("evaluate", nodes.after_evaluate, ["propose", "finish"])
-    graph.add_edge("finish", END)
-    return graph
+    return nodes.step_graph(SearchState, propose, settings)
+
+
+def propose(state: SearchState, runtime: Runtime[RunContext]) -> dict:
+    """The designer's candidates, the contained baseline's, or (after repeated rejections or an
+    unusable answer) a REA step counted as a fallback."""
+    ctx, settings = runtime.context, runtime.context.settings
+    step = state.step + 1
+    rng = nodes.seeded(ctx, step)
+    update: dict = {"step": step}
+    if state.rejections_in_row >= settings.max_rejections:
+        llm = []
+        why = f"{state.rejections_in_row} rounds in a row were rejected"
+    else:
+        llm, usage = _ask_designer(state, ctx, step)
+        update["usage"] = state.add_usage("designer", usage)
+        why = "" if llm else "the designer's answer gave no usable candidate"
+        if not llm:
+            update["parse_failures"] = state.parse_failures + 1
+    contained = settings.critic in ("evidence", "llm")
+    pool = state.pool + llm
+    if contained:
+        pool += search.rea_child(ctx, state.model_copy(update={"pool": pool}), rng, settings.pool_rea, "baseline")
+        pool += search.random_new(ctx, state.model_copy(update={"pool": pool}), rng, settings.pool_random, "baseline")
+    if why:  # a search step stands in for the designer, and is counted
+        fallback = search.rea_child(ctx, state.model_copy(update={"pool": pool}), rng, 1, "fallback")
+        ctx.journal.append(step, "fallback", data={"reason": why, "arch": fallback[0].arch if fallback else None,
+                                                   "how": "REA: mutation of a tournament winner"})
+        pool += fallback
+        update["fallbacks"] = state.fallbacks + 1
+    return {**update, "pool": pool}
+
+
+def _ask_designer(state: SearchState, ctx: RunContext, step: int) -> tuple[list[Trial], object]:
+    settings = ctx.settings
+    temperature = designer.retry_temperature(settings.temperature, state.rejections_in_row)
+    seed, notes = settings.seed * 100_003 + step, designer_notes(ctx)
+    if settings.designer == "edits" and isinstance(ctx.space, Positional):
+        found, usage = designer.candidates(ctx.askers["designer"], ctx.space, settings.dataset, state.trials,
+                                           ctx.journal, step, settings.candidates, temperature, seed, notes)
+        return [Trial(step=0, arch=c.arch, source=c.source, rationale=c.rationale) for c in found], usage
+    arch, rationale, usage = designer.propose(ctx.askers["designer"], ctx.space, settings.dataset, state.trials,
+                                              ctx.journal, step, temperature, seed=seed, notes=notes)
+    return ([Trial(step=0, arch=arch, source="llm", rationale=rationale)] if arch else []), usage

@@ -49,9 +49,9 @@ from graphs.remember import open_memory, remember
 from graphs.state import SearchState
 from memory.store import PrincipleSet
 from settings import LAPTSettings, Settings
-from spaces.base import Evaluation, Trial
+from graphs import nodes
+from spaces.base import Positional, Tabular, Trial
 from spaces.refined import Individual, RefinedSpace, age, full_space, members, rea_child, refine, sample_new
-from tools import evaluator
 
 NAME = "lapt"
 
@@ -78,12 +78,36 @@ class LAPTState(SearchState):
     source: str = ""                  # where the starting principles came from
     source_version: int | None = None
 
+    def extra_result(self, ctx: RunContext) -> dict:
+        """The rounds, principles and trajectory; the principles as adapted to this task go to
+        memory under its name (once: a finish that runs again on resume finds its version)."""
+        cfg = config(ctx.settings, ctx.space)
+        version = None
+        if ctx.settings.memory_write and self.principles:
+            memory, task = open_memory(ctx.settings), f"{ctx.space.name}/{ctx.settings.dataset}"
+            again = [p for p in memory.all_principles(task) if p.run_id == ctx.run_id and p.principles == self.principles]
+            if again:
+                version = again[-1].version
+            else:
+                top = [(t.arch, t.val_acc) for t in sorted(self.evaluated(), key=lambda t: -t.val_acc)[:cfg.top_r]]
+                version = memory.save_principles(task, self.principles, top,
+                                                 self.refined.allowed if self.refined else None, run_id=ctx.run_id)
+        return {"lapt": {
+            "settings": cfg.model_dump(),
+            "source": self.source, "source_version": self.source_version,
+            "search_cost": self.evaluations,
+            "principles": self.principles, "stored_version": version,
+            "rounds": [r.model_dump() for r in self.rounds],
+            "trajectory": [[t.arch, t.val_acc] for t in self.evaluated()],
+        }}
+
 
 STATE = LAPTState
+REQUIRES: tuple[type, ...] = (Positional, Tabular)
 
 
-def config(settings: Settings) -> LAPTSettings:
-    return settings.lapt.resolved(settings.space)
+def config(settings: Settings, space=None) -> LAPTSettings:
+    return settings.lapt.resolved(space or spaces.get(settings.space))
 
 
 def roles(settings: Settings) -> list[str]:
@@ -91,6 +115,11 @@ def roles(settings: Settings) -> list[str]:
 
 
 def planned_evaluations(settings: Settings) -> int:
+    return settings.budget
+
+
+def default_budget(settings: Settings) -> int:
+    """The paper's: the initial population and every round's mutations (NB201: 5 + 3 x 5 = 20)."""
     cfg = config(settings)
     return cfg.population + cfg.iterations * cfg.generations * cfg.population
 
@@ -100,7 +129,7 @@ def build(settings: Settings) -> StateGraph:
     graph.add_node("transfer", transfer)
     graph.add_node("search", search)
     graph.add_node("adapt", adapt)
-    graph.add_node("finish", finish)
+    graph.add_node("finish", nodes.finish)
     graph.add_edge(START, "transfer")
     graph.add_edge("transfer", "search")
     graph.add_conditional_edges("search", after_search, ["adapt", "search", "finish"])
@@ -110,10 +139,18 @@ def build(settings: Settings) -> StateGraph:
 
 
 def after_search(state: LAPTState, runtime: Runtime[RunContext]) -> str:
-    cfg = config(runtime.context.settings)
-    if len(state.rounds) >= cfg.iterations:
+    """Rounds go on until the budget is spent (the paper's budget by default: `iterations` rounds);
+    two rounds in a row that found nothing left to evaluate end the search, and say so."""
+    cfg, budget = config(runtime.context.settings, runtime.context.space), runtime.context.settings.budget
+    if state.evaluations >= budget or state.done or len(state.rounds) >= rounds_for(cfg, budget):
         return "finish"
     return "search" if cfg.ablation == "no-adaptation" else "adapt"
+
+
+def rounds_for(cfg: LAPTSettings, budget: int) -> int:
+    """The paper's `iterations`, or as many rounds as a larger budget needs."""
+    per_round = cfg.generations * cfg.population
+    return max(cfg.iterations, -(-(budget - cfg.population) // per_round))
 
 
 # --- transfer -------------------------------------------------------------------------------
@@ -121,7 +158,7 @@ def after_search(state: LAPTState, runtime: Runtime[RunContext]) -> str:
 
 def source_task(ctx: RunContext) -> tuple[str, str]:
     """(space, dataset) of the source task, validated."""
-    text = config(ctx.settings).transfer_from or ""
+    text = config(ctx.settings, ctx.space).transfer_from or ""
     space_name, sep, dataset = text.partition("/")
     if not sep or not dataset:
         raise UserError(f"--transfer-from wants SPACE/DATASET, e.g. nb201/cifar10; got {text!r}")
@@ -131,7 +168,7 @@ def source_task(ctx: RunContext) -> tuple[str, str]:
 
 
 def transfer(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
-    ctx, cfg = runtime.context, config(runtime.context.settings)
+    ctx, cfg = runtime.context, config(runtime.context.settings, runtime.context.space)
     if cfg.ablation == "no-transfer":
         ctx.journal.append(0, "run", data={"event": "lapt_transfer", "source": None})
         return {"refined": full_space(ctx.space), "source": "none (ablation: no-transfer)"}
@@ -179,7 +216,7 @@ def learn_source(ctx: RunContext, dataset: str, cfg: LAPTSettings):
 def search(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
     """One REA round inside the current Omega_r.  Deterministic in (seed, round), and the
     benchmark lookups are cheap, so a resumed round simply runs again."""
-    ctx, cfg = runtime.context, config(runtime.context.settings)
+    ctx, cfg = runtime.context, config(runtime.context.settings, runtime.context.space)
     index = len(state.rounds) + 1
     refined = state.refined or full_space(ctx.space)
     pool = members(ctx.space, refined)
@@ -192,12 +229,14 @@ def search(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
     trials, population = list(state.trials), list(state.population)
     n_initial = 0 if state.population else cfg.population  # the population carries over rounds
     for k in range(n_initial + cfg.generations * cfg.population):
+        if len(trials) >= ctx.settings.budget:
+            break
         initial = k < n_initial
         arch = sample_new(pool, seen, rng) if initial else \
             rea_child(ctx.space, population, pool, seen, cfg.tournament, rng)
         if arch is None:
             break
-        evaluation = evaluate(ctx, arch, len(trials) + 1)
+        evaluation = nodes.evaluate_arch(ctx, arch, len(trials) + 1)
         seen.add(arch)
         trials.append(Trial(step=len(trials) + 1, arch=arch, source="random" if initial else "rea",
                             rationale=f"round {index}: " + ("initial population" if initial else "REA mutation"),
@@ -207,19 +246,14 @@ def search(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
     new = [t for t in trials[len(state.trials):] if t.val_acc is not None]
     round_ = Round(index=index, principles=state.principles, refined=refined, members=len(pool),
                    evaluations=len(new), best=max((t.val_acc for t in new), default=None))
-    ctx.journal.append(index, "archive", data={"lapt_round": round_.model_dump()})
-    return {"trials": trials, "population": population, "evaluations": len(trials), "step": len(trials),
-            "rounds": state.rounds + [round_]}
-
-
-def evaluate(ctx: RunContext, arch: str, step: int) -> Evaluation:
-    tool = evaluator(ctx.space.name)
-    args = {"arch": arch, "dataset": ctx.settings.dataset}
-    result = tool.invoke(args)
-    ctx.journal.append(step, "tool_call", data={"tool": tool.name, "args": args, "result": result})
-    evaluation = Evaluation.model_validate(result)
-    ctx.journal.append(step, "evaluation", data=evaluation.model_dump())
-    return evaluation
+    if not any(e.kind == "archive" and e.step == index and "lapt_round" in e.data for e in ctx.journal.events()):
+        ctx.journal.append(index, "archive", data={"lapt_round": round_.model_dump()})  # once, also on resume
+    update = {"trials": trials, "population": population, "evaluations": len(trials), "step": len(trials),
+              "rounds": state.rounds + [round_]}
+    if not new and state.rounds and state.rounds[-1].evaluations == 0:
+        update.update(done=True, stop_reason=f"two rounds in a row found no architecture left to evaluate in the "
+                                             f"refined space ({len(pool)} members), after {len(trials)} evaluations")
+    return update
 
 
 # --- adapt ----------------------------------------------------------------------------------
@@ -229,7 +263,7 @@ def adapt(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
     """Algorithm 2.  `improved`: the last round raised the best score above Base (the
     reference implementation's strict test; Algorithm 2 prints Base <= Best, which once the
     population carries over would always hold)."""
-    ctx, cfg = runtime.context, config(runtime.context.settings)
+    ctx, cfg = runtime.context, config(runtime.context.settings, runtime.context.space)
     best = state.best()
     best_score = best.val_acc if best else None
     improved = best_score is not None and (state.base is None or best_score > state.base)
@@ -255,42 +289,6 @@ def adapt(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
             "base": best_score if improved else state.base, "usage": state.add_usage("learner", usage)}
 
 
-# --- finish ---------------------------------------------------------------------------------
-
-
-def finish(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
-    """result.json; the principles as adapted to this task go to memory under its name."""
-    from graphs.result import summarise
-    from memory.journal import dumps
-
-    ctx, cfg = runtime.context, config(runtime.context.settings)
-    result = summarise(state, ctx)
-    result["budget"] = planned_evaluations(ctx.settings)
-    version = None
-    if ctx.settings.memory_write and state.principles:
-        memory, task = open_memory(ctx.settings), f"{ctx.space.name}/{ctx.settings.dataset}"
-        again = [p for p in memory.all_principles(task) if p.run_id == ctx.run_id and p.principles == state.principles]
-        if again:  # finish ran before an interruption: not a new version
-            version = again[-1].version
-        else:
-            top = [(t.arch, t.val_acc) for t in sorted(state.evaluated(), key=lambda t: -t.val_acc)[:cfg.top_r]]
-            version = memory.save_principles(task, state.principles, top,
-                                             state.refined.allowed if state.refined else None, run_id=ctx.run_id)
-    result["lapt"] = {
-        "settings": cfg.model_dump(),
-        "source": state.source, "source_version": state.source_version,
-        "search_cost": state.evaluations,
-        "principles": state.principles, "stored_version": version,
-        "rounds": [r.model_dump() for r in state.rounds],
-        "trajectory": [[t.arch, t.val_acc] for t in state.evaluated()],
-    }
-    remember(state, ctx)
-    ctx.journal.append(state.step, "result", data=result)
-    if ctx.result_path is not None:
-        ctx.result_path.write_text(dumps(result))
-    return {"done": True, "stop_reason": "rounds done"}
-
-
 # --- the learning stage on its own (`python cli.py principles learn`) ------------------------
 
 
@@ -299,7 +297,7 @@ def learn_principles(settings: Settings, asker, journal) -> PrincipleSet:
     and store them; returns the stored version."""
     space = spaces.get(settings.space)
     dataset = space.resolve_dataset(settings.dataset)
-    cfg = settings.lapt.resolved(settings.space)
+    cfg = settings.lapt.resolved(space)
     top = top_of(space, dataset, cfg.learn_samples)
     learned, _ = learner.learn(asker, space, dataset, top, journal, 0, cfg.max_ops)
     if learned is None:

@@ -25,14 +25,13 @@ from pydantic import BaseModel
 
 from agents import mutator
 from errors import UserError
+from graphs import nodes
 from graphs.context import RunContext
 from graphs.state import SearchState
-from memory.journal import dumps
 from memory.populations import NetworkPopulation, PromptPopulation
 from memory.qd import NetworkArchive, PromptArchive
 from settings import Settings
-from spaces.base import Evaluation, Trial
-from tools import evaluator
+from spaces.base import Coded, Evaluation, Trained, Trial
 
 NAME = "llmatic"
 Operator = Literal["init", "mutation", "crossover", "random"]
@@ -68,26 +67,58 @@ class LLMaticState(SearchState):
     generation: int = 0
     offspring: list[Offspring] = []
     generation_stats: list[dict] = []
+    empty_generations: int = 0
+
+    def extra_result(self, ctx: RunContext) -> dict:
+        """Coverage, QD score, cells filled and parse rate per generation; the archive figures."""
+        llm = [c for c in self.offspring if c.operator != "init"]
+        extra = {
+            "settings": ctx.settings.llmatic.model_dump(),
+            "offspring": len(llm),
+            "parsed_fraction": round(sum(c.arch is not None for c in llm) / len(llm), 4) if llm else None,
+            "untrainable": sum(c.outcome == "untrainable" for c in llm),
+            "per_generation": self.generation_stats,
+        }
+        if ctx.result_path is not None:
+            archives = Archives.replay(ctx, len(ctx.space.edits), self.offspring)
+            folder = ctx.result_path.parent
+            archives.networks.heatmap(folder / "network_archive.png", ctx.space.descriptor_names,
+                                      f"network archive ({ctx.settings.dataset}, val acc %)")
+            archives.prompts.heatmap(folder / "prompt_archive.png", ("prompt id", "temperature"),
+                                     "prompt archive (prompt fitness)")
+            _plot_curve(folder / "best_per_generation.png", self.generation_stats)
+            extra["figures"] = ["network_archive.png", "prompt_archive.png", "best_per_generation.png"]
+        return {"llmatic": extra}
 
 
 STATE = LLMaticState
+REQUIRES: tuple[type, ...] = (Coded,)
+REUSED = "evaluated before; result reused"
+EMPTY_GENERATIONS = 3  # generations in a row without one evaluated offspring before the run stops
 
 
 def roles(settings: Settings) -> list[str]:
     return ["designer"]
 
 
+def default_budget(settings: Settings) -> int:
+    """10 random networks and 3 generations of 8 offspring: the paper's shape (20 x 100) at CPU size."""
+    return 34
+
+
 def planned_evaluations(settings: Settings) -> int:
-    """Offspring, counting the untrainable ones (progress shows offspring made)."""
+    """The budget; with explicit generations (the paper's 20), the offspring they make."""
     cfg = settings.llmatic
-    return cfg.initial + cfg.generations * cfg.batch
+    if cfg.generations is None:
+        return settings.budget
+    return cfg.initial_for(settings.budget) + cfg.generations * cfg.batch
 
 
 def build(settings: Settings) -> StateGraph:
     graph = StateGraph(LLMaticState, context_schema=RunContext)
     graph.add_node("init", initialise)
     graph.add_node("generation", generation)
-    graph.add_node("finish", finish)
+    graph.add_node("finish", nodes.finish)
     graph.add_edge(START, "init")
     graph.add_conditional_edges("init", next_step, ["generation", "finish"])
     graph.add_conditional_edges("generation", next_step, ["generation", "finish"])
@@ -96,7 +127,20 @@ def build(settings: Settings) -> StateGraph:
 
 
 def next_step(state: LLMaticState, runtime: Runtime[RunContext]) -> str:
-    return "generation" if state.generation < runtime.context.settings.llmatic.generations else "finish"
+    settings = runtime.context.settings
+    if state.done:
+        return "finish"
+    if settings.llmatic.generations is not None:
+        return "generation" if state.generation < settings.llmatic.generations else "finish"
+    return "generation" if state.evaluations < settings.budget else "finish"
+
+
+def batch_size(state: LLMaticState, settings: Settings) -> int:
+    """Offspring this generation: the batch, or what is left of the budget when generations
+    follow the budget (so a run spends exactly `budget` evaluations at most)."""
+    if settings.llmatic.generations is not None:
+        return settings.llmatic.batch
+    return max(1, min(settings.llmatic.batch, settings.budget - state.evaluations))
 
 
 # --- archives, rebuilt from the record -------------------------------------------------------
@@ -144,10 +188,7 @@ class Archives:
 
 
 def edits(ctx: RunContext) -> tuple[str, ...]:
-    try:
-        return mutator.EDITS[ctx.space.name]
-    except KeyError:
-        raise UserError(f"llmatic has no edit prompts for space {ctx.space.name!r}") from None
+    return ctx.space.edits
 
 
 # --- nodes ------------------------------------------------------------------------------------
@@ -159,7 +200,7 @@ def initialise(state: LLMaticState, runtime: Runtime[RunContext]) -> dict:
     rng = random.Random(f"{ctx.settings.seed}:init")
     archives = Archives(ctx, len(edits(ctx)))
     recorded = _recorded(ctx, 0)
-    archs = [ctx.space.sample_random(rng) for _ in range(ctx.settings.llmatic.initial)]
+    archs = [ctx.space.sample_random(rng) for _ in range(ctx.settings.llmatic.initial_for(ctx.settings.budget))]
     ahead = {index: _train_ahead(ctx, archives, arch) for index, arch in enumerate(archs) if index not in recorded}
     children = []
     for index, arch in enumerate(archs):
@@ -193,7 +234,7 @@ def plan_generation(ctx: RunContext, state: LLMaticState, archives: Archives, ge
     p_mutation = {"mutation-only": 1.0, "crossover-only": 0.0}.get(cfg.ablation, cfg.p_mutation)
     crossover_pool = archives.networks.sample(rng, cfg.crossover_networks)
     plans = []
-    for i in range(cfg.batch):
+    for i in range(batch_size(state, ctx.settings)):
         if cfg.ablation == "random":
             plans.append(Plan(generation=gen, index=i, operator="random", temperature=cfg.temperature))
         elif rng.random() < p_mutation:
@@ -212,7 +253,7 @@ def _plan_mutation(cfg, archives: Archives, rng: random.Random, gen: int, i: int
     random temperature jitter."""
     pick = archives.prompts.most_curious(rng) if i % 2 == 0 else archives.prompts.random_individual(rng)
     prompt_id, own = pick if pick is not None else (rng.randrange(n_prompts), cfg.temperature)
-    jitter = rng.uniform(-cfg.jitter, cfg.jitter) if i < cfg.batch // 2 else 0.0
+    jitter = rng.uniform(-cfg.jitter, cfg.jitter) if i % 4 < 2 else 0.0
     parent = archives.networks.sample(rng, 1)[0]
     return Plan(generation=gen, index=i, operator="mutation", parents=[parent], prompt_id=prompt_id,
                 prompt_temperature=own, temperature=min(max(own + jitter, 0.0), 1.0))
@@ -279,14 +320,12 @@ def _from_answer(ctx: RunContext, state: LLMaticState, archives: Archives, plan:
 
 
 def _train_ahead(ctx: RunContext, archives: Archives, arch: str):
-    """Start training `arch` on the executor (trained spaces only: their evaluator takes
-    run arguments); a Future of the tool's result, or None when nothing needs training."""
-    if not ctx.tool_args or arch in archives.evaluated:
+    """Start training `arch` now (trained spaces); a Future of the report, or None when
+    nothing needs training (a table lookup, or evaluated before)."""
+    if not isinstance(ctx.space, Trained) or arch in archives.evaluated \
+            or ctx.journal.evaluation_of(arch, ctx.settings.dataset) is not None:
         return None
-    from tools import executors
-
-    return executors.shared(ctx.settings.training).submit(
-        {"arch": arch, "dataset": ctx.settings.dataset, **ctx.tool_args})
+    return ctx.space.submit(arch, ctx.settings.dataset)
 
 
 def _evaluate(ctx: RunContext, state: LLMaticState, archives: Archives, plan: Plan, arch: str,
@@ -295,16 +334,11 @@ def _evaluate(ctx: RunContext, state: LLMaticState, archives: Archives, plan: Pl
     reuse an earlier evaluation of the same network; archive, credit."""
     detail, descriptors = "", None
     if arch in archives.evaluated:
-        evaluation, detail = archives.evaluated[arch], "evaluated before; result reused"
+        evaluation, detail = archives.evaluated[arch], REUSED
     else:
-        tool = evaluator(ctx.space.name)
-        args = {"arch": arch, "dataset": ctx.settings.dataset, **ctx.tool_args}
-        result = trained if trained is not None else tool.invoke(args)
-        ctx.journal.append(plan.generation, "tool_call", data={"tool": tool.name, "args": args, "result": result})
-        evaluation = Evaluation.model_validate(result)
-        descriptors = result.get("descriptors")
+        evaluation = nodes.evaluate_arch(ctx, arch, plan.generation, trained)
+        descriptors = evaluation.descriptors
         detail = f"{evaluation.failure}: {evaluation.detail}" if evaluation.failure else ""
-        ctx.journal.append(plan.generation, "evaluation", data=evaluation.model_dump())
     child = Offspring(**plan.model_dump(), arch=arch, val_acc=evaluation.val_acc, descriptors=descriptors,
                       detail=detail)
     child.status = archives.offer(ctx, child)
@@ -362,42 +396,17 @@ def _close_generation(state: LLMaticState, ctx: RunContext, archives: Archives, 
              "added": sum(c.outcome == "added" for c in children),
              "best_val_acc": max((t.val_acc for t in trials), default=None)}
     ctx.journal.append(gen, "archive", data=stats)
+    spent = sum(c.arch is not None and c.detail != REUSED for c in children)  # evaluations this generation
+    empty = 0 if spent else state.empty_generations + 1
     update = {"generation": gen, "offspring": state.offspring + children, "trials": trials,
-              "evaluations": len(trials), "step": len(trials), "generation_stats": state.generation_stats + [stats]}
+              "evaluations": state.evaluations + spent, "step": len(trials),
+              "generation_stats": state.generation_stats + [stats], "empty_generations": empty}
+    if empty >= EMPTY_GENERATIONS:
+        update.update(done=True, stop_reason=f"no offspring could be evaluated in {empty} generations in a row "
+                                             "(see the parse errors in events.jsonl)")
     if usage is not None:
         update["usage"] = state.add_usage("designer", usage)
     return update
-
-
-def finish(state: LLMaticState, runtime: Runtime[RunContext]) -> dict:
-    from graphs.result import summarise
-
-    ctx = runtime.context
-    result = summarise(state, ctx)
-    llm = [c for c in state.offspring if c.operator != "init"]
-    result["llmatic"] = {
-        "settings": ctx.settings.llmatic.model_dump(),
-        "offspring": len(llm),
-        "parsed_fraction": round(sum(c.arch is not None for c in llm) / len(llm), 4) if llm else None,
-        "untrainable": sum(c.outcome == "untrainable" for c in llm),
-        "per_generation": state.generation_stats,
-    }
-    if ctx.result_path is not None:
-        archives = Archives.replay(ctx, len(edits(ctx)), state.offspring)
-        folder = ctx.result_path.parent
-        archives.networks.heatmap(folder / "network_archive.png",
-                                  getattr(ctx.space, "descriptor_names", ("MFLOPs", "conv depth")),
-                                  f"network archive ({ctx.settings.dataset}, val acc %)")
-        archives.prompts.heatmap(folder / "prompt_archive.png", ("prompt id", "temperature"),
-                                 "prompt archive (prompt fitness)")
-        _plot_curve(folder / "best_per_generation.png", state.generation_stats)
-        result["llmatic"]["figures"] = ["network_archive.png", "prompt_archive.png", "best_per_generation.png"]
-        ctx.result_path.write_text(dumps(result))
-    from graphs.remember import remember
-
-    remember(state, ctx)
-    ctx.journal.append(state.step, "result", data=result)
-    return {"done": True, "stop_reason": "generations done"}
 
 
 def _plot_curve(path, stats: list[dict]) -> None:

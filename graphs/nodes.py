@@ -1,118 +1,139 @@
-"""Nodes shared by the graph variants: propose, review, evaluate, finish.
+"""Nodes shared by the graph variants, and the one evaluation path every graph uses.
 
-Each node reads the typed state, does one thing, journals it, and returns an
-update.  LangGraph re-runs an interrupted node on resume, so `evaluate`
-first looks in the journal for an evaluation already made at this step and
-reuses it instead of paying for it twice.
+A step graph (GENIUS and the no-LLM baselines) is
+
+    propose -> review -> [approve] -> evaluate -> (budget left? propose : finish)
+
+where only `propose` differs between graphs: it adds candidates to the pool.  `review` is
+the Critic (rules, then the evidence ranking, then the critic model if it has one),
+`evaluate` spends one evaluation on the chosen candidate, `finish` writes result.json.
+
+`evaluate_arch` is how every graph evaluates (LLMatic and LAPT included): an
+architecture already evaluated in this run is read back from the journal instead of
+being paid for again, which is what makes every node idempotent when LangGraph re-runs
+an interrupted one on resume.
 """
 
 from __future__ import annotations
 
-import random
 import time
+from typing import Callable
 
+from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Command
 
-from agents import critic, designer
+from agents import critic
 from graphs.context import RunContext
-from graphs.remember import designer_notes
 from graphs.state import SearchState
 from memory.journal import dumps
+from settings import Settings
 from spaces.base import Evaluation, Trial
-from tools import archive_insert, evaluator
+from tools import evidence as evidence_tool
+from tools.archive_insert import archive_insert
+from tools.evaluate import evaluator
 
-FALLBACK_TRIES = 200
-
-
-def propose(state: SearchState, runtime: Runtime[RunContext]) -> dict:
-    """Designer proposes; after too many rejections in a row, or an unparseable
-    answer, a seeded mutation of the best cell stands in (and is counted)."""
-    ctx, step = runtime.context, state.step + 1
-    if state.rejections_in_row >= ctx.settings.max_rejections:
-        return _fallback(state, ctx, step, f"{state.rejections_in_row} proposals in a row were rejected")
-    temperature = designer.retry_temperature(ctx.settings.temperature, state.rejections_in_row)
-    arch, rationale, usage = designer.propose(ctx.askers["designer"], ctx.space, ctx.settings.dataset,
-                                              state.trials, ctx.journal, step, temperature,
-                                              seed=ctx.settings.seed * 100_003 + step, notes=designer_notes(ctx))
-    update = {"usage": state.add_usage("designer", usage)}
-    if arch is None:
-        return {**update, **_fallback(state, ctx, step, "the designer's answer did not parse"),
-                "parse_failures": state.parse_failures + 1}
-    return {**update, "step": step, "pending": Trial(step=step, arch=arch, source="llm", rationale=rationale)}
+POOL_LIMIT = 64  # candidates kept between rounds (the best-ranked ones)
 
 
-def _fallback(state: SearchState, ctx: RunContext, step: int, why: str) -> dict:
-    arch = fallback_arch(state, ctx, step)
-    if arch is None:
-        return {"step": step, "pending": None, "done": True,
-                "stop_reason": "no untried architecture satisfies the constraints"}
-    base = state.best()
-    ctx.journal.append(step, "fallback", data={"reason": why, "arch": arch, "mutated_from": base.arch if base else None})
-    return {"step": step, "pending": Trial(step=step, arch=arch, source="fallback",
-                                           rationale=f"seeded mutation of the best cell ({why})"),
-            "fallbacks": state.fallbacks + 1}
+def evaluate_arch(ctx: RunContext, arch: str, step: int, ready: dict | None = None) -> Evaluation:
+    """Evaluate `arch` on the run's dataset through the space's tool, journaled as a tool call
+    and an evaluation; or reuse this run's journaled evaluation of it.  `ready` is a result
+    the caller already has (a training started ahead of time, graphs/llmatic.py)."""
+    dataset = ctx.settings.dataset
+    done = ctx.journal.evaluation_of(arch, dataset)
+    if done is not None:
+        return Evaluation.model_validate(done.data)
+    tool = evaluator(ctx.space)
+    args = {"arch": arch, "dataset": dataset}
+    started = time.perf_counter()
+    result = ready if ready is not None else tool.invoke(args)
+    ctx.journal.append(step, "tool_call", data={"tool": tool.name, "args": args, "result": result,
+                                                "seconds": round(time.perf_counter() - started, 4)})
+    evaluation = Evaluation.model_validate(result)
+    ctx.journal.append(step, "evaluation", data={**evaluation.model_dump(), "dataset": dataset})
+    return evaluation
 
 
-def fallback_arch(state: SearchState, ctx: RunContext, step: int) -> str | None:
-    """A mutation of the best cell that the rule critic would accept; random cells if
-    the neighbourhood is exhausted.  Seeded by (seed, step) so a resume repeats it."""
-    rng = random.Random(f"{ctx.settings.seed}:{step}")
-    best = state.best()
-    evaluated = state.evaluated()
-    for attempt in range(FALLBACK_TRIES):
-        if best is not None and attempt < FALLBACK_TRIES // 2:
-            arch = ctx.space.mutate(best.arch, rng)
-        else:
-            arch = ctx.space.sample_random(rng)
-        if critic.check_rules(ctx.space, ctx.settings.dataset, arch, evaluated,
-                              ctx.settings.max_flops_m, ctx.settings.max_params_m).accept:
-            return arch
-    return None
+# --- the Critic -----------------------------------------------------------------------------
 
 
 def review(state: SearchState, runtime: Runtime[RunContext]) -> Command:
-    """The Critic decides whether the pending proposal is worth an evaluation."""
-    ctx, trial = runtime.context, state.pending
-    if trial is None:  # the fallback found nothing left to try
-        return Command(goto="finish")
-    settings = ctx.settings
+    """Choose the candidate that deserves the next evaluation, or send the designer back."""
+    ctx, settings = runtime.context, runtime.context.settings
     passed = "approve" if settings.approve else "evaluate"  # the user has the last word (graphs/approve.py)
+    if not state.pool:  # the proposal round produced nothing at all (nothing left to try)
+        return Command(goto="finish", update={"done": True, "stop_reason": "no untried architecture is left "
+                                              "that satisfies the constraints"})
     if settings.critic == "off":
-        return Command(goto=passed)
-    verdict = critic.check_rules(ctx.space, settings.dataset, trial.arch, state.evaluated(),
-                                 settings.max_flops_m, settings.max_params_m)
-    update: dict = {}
-    if verdict.accept and settings.critic == "llm" and trial.source == "llm":
-        verdict, usage = critic.review_with_llm(ctx.askers["critic"], ctx.space, settings.dataset, trial.arch,
-                                                trial.rationale, state.evaluated(), ctx.journal, trial.step)
+        chosen, rest = state.pool[0], state.pool[1:]
+        ctx.journal.append(state.step, "critic", role="critic", data={"arch": chosen.arch, "accept": True,
+                                                                      "kind": "ok", "reason": "critic off"})
+        return Command(goto=passed, update={"pending": chosen.model_copy(update={"step": state.step}), "pool": rest})
+    evaluated = state.evaluated()
+    accepted, rejected = [], []
+    for candidate in state.pool:
+        verdict = critic.check_rules(ctx.space, settings.dataset, candidate.arch, evaluated,
+                                     settings.max_flops_m, settings.max_params_m)
+        if verdict.accept:
+            accepted.append(candidate)
+        elif candidate.source in ("llm", "edit", "human"):  # the designer hears why (baselines draw valid ones)
+            rejected.append(candidate.model_copy(update={"step": state.step, "accepted": False,
+                                                         "verdict": verdict.reason}))
+            ctx.journal.append(state.step, "critic", role="critic",
+                               data={"arch": candidate.arch, "source": candidate.source, **verdict.model_dump()})
+    if not accepted:
+        return Command(goto="propose", update={"trials": state.trials + rejected, "pool": [],
+                                               "rejections_in_row": state.rejections_in_row + 1})
+    chosen, rest, update = _choose(state, ctx, accepted)
+    ctx.journal.append(state.step, "critic", role="critic", data=chosen.pop("journal"))
+    return Command(goto=passed, update={**update, "trials": state.trials + rejected, "pool": rest,
+                                        "pending": chosen["trial"].model_copy(update={"step": state.step})})
+
+
+def _choose(state: SearchState, ctx: RunContext, accepted: list[Trial]) -> tuple[dict, list[Trial], dict]:
+    """The chosen candidate (with its journal record), the rest kept for later, a state update."""
+    settings = ctx.settings
+    if settings.critic == "rules" or len(accepted) == 1 and settings.critic != "llm":
+        first = accepted[0]
+        return ({"trial": first, "journal": {"arch": first.arch, "source": first.source, "accept": True,
+                                             "kind": "ok", "reason": "new, and within the constraints."}},
+                accepted[1:], {})
+    kinds = tuple(settings.evidence)
+    evidence = [evidence_tool.gather(ctx.space, c.arch, settings.dataset, kinds, settings.seed) for c in accepted]
+    ranked = critic.rank(accepted, evidence)
+    index, reason, update = 0, _ranking_reason(ranked), {}
+    if settings.critic == "llm":
+        rationales = {c.arch: c.rationale for c in accepted if c.source in ("llm", "edit")}
+        index, reason, usage = critic.choose_with_llm(ctx.askers["critic"], ctx.space, settings.dataset, ranked,
+                                                      rationales, state.evaluated(), ctx.journal, state.step)
         update["usage"] = state.add_usage("critic", usage)
-    ctx.journal.append(trial.step, "critic", role="critic", data={"arch": trial.arch, **verdict.model_dump()})
-    if verdict.accept:
-        return Command(goto=passed, update=update)
-    rejected = trial.model_copy(update={"accepted": False, "verdict": verdict.reason})
-    return Command(goto="propose", update={**update, "trials": state.trials + [rejected], "pending": None,
-                                           "rejections_in_row": state.rejections_in_row + 1})
+    by_arch = {c.arch: c for c in accepted}
+    pick = ranked[index]
+    chosen = by_arch[pick.arch].model_copy(update={"evidence": pick.evidence})
+    rest = [by_arch[r.arch].model_copy(update={"evidence": r.evidence}) for r in ranked if r.arch != pick.arch]
+    record = {"arch": pick.arch, "source": pick.source, "accept": True, "kind": "ranked", "reason": reason,
+              "evidence": pick.evidence, "score": pick.score, "rank": index + 1,
+              "ranking": [r.model_dump() for r in ranked[:10]], "pool": len(ranked)}
+    return {"trial": chosen, "journal": record}, rest[:POOL_LIMIT], update
+
+
+def _ranking_reason(ranked: list[critic.Ranked]) -> str:
+    top = ranked[0]
+    evidence = ", ".join(f"{k} {v:.4g}" for k, v in sorted(top.evidence.items()))
+    return f"best evidence of {len(ranked)} candidates (score {top.score:.2f}: {evidence})"
+
+
+# --- evaluation and the end of a run ----------------------------------------------------------
 
 
 def evaluate(state: SearchState, runtime: Runtime[RunContext]) -> dict:
-    """Query the benchmark (or reuse the journaled result of this step) and archive it."""
+    """Spend one evaluation on the pending candidate and archive it."""
     ctx, trial = runtime.context, state.pending
-    done = ctx.journal.find("evaluation", trial.step)
-    if done is not None and done.data.get("arch") == trial.arch:
-        evaluation = Evaluation.model_validate(done.data)
-    else:
-        args = {"arch": trial.arch, "dataset": ctx.settings.dataset, **ctx.tool_args}
-        started = time.perf_counter()
-        tool = evaluator(ctx.space.name)
-        result = tool.invoke(args)
-        ctx.journal.append(trial.step, "tool_call", data={"tool": tool.name, "args": args, "result": result,
-                                                          "seconds": round(time.perf_counter() - started, 4)})
-        evaluation = Evaluation.model_validate(result)
-        ctx.journal.append(trial.step, "evaluation", data=evaluation.model_dump())
+    evaluation = evaluate_arch(ctx, trial.arch, trial.step)
     archive = state.archive.model_copy(deep=True)
     if evaluation.ok:  # a candidate that failed to train (torch-code) has no fitness to archive
-        status = archive_insert.archive_insert(archive, ctx.space, trial.arch, evaluation.val_acc, trial.step)
+        status = archive_insert(archive, ctx.space, trial.arch, evaluation.val_acc, trial.step)
         ctx.journal.append(trial.step, "archive", data={"tool": "archive_insert", "arch": trial.arch, **status})
     return {"trials": state.trials + [trial.model_copy(update={"evaluation": evaluation})], "pending": None,
             "evaluations": state.evaluations + 1, "rejections_in_row": 0, "archive": archive}
@@ -122,16 +143,52 @@ def after_evaluate(state: SearchState, runtime: Runtime[RunContext]) -> str:
     return "finish" if state.evaluations >= runtime.context.settings.budget or state.done else "propose"
 
 
-def finish(state: SearchState, runtime: Runtime[RunContext]) -> dict:
-    """Read test accuracy and rank of the best cell once, and write result.json."""
+def finish(state, runtime: Runtime[RunContext]) -> dict:
+    """Read test accuracy and rank of the best architecture once, write result.json, and keep
+    what was evaluated in the persistent memory.  `state` is the graph's own state class (its
+    `extra_result` adds the graph's part): unannotated, because LangGraph would otherwise
+    narrow a subclass's state to the annotated class and drop its fields."""
+    from graphs.remember import remember
     from graphs.result import summarise
 
-    from graphs.remember import remember
-
     ctx = runtime.context
-    result = summarise(state, ctx)
-    remember(state, ctx)  # the persistent memory (memory/store.py) keeps what this search evaluated
+    stop_reason = state.stop_reason or ("budget reached" if state.evaluations >= ctx.settings.budget
+                                        else "stopped before the budget")
+    final = state.model_copy(update={"stop_reason": stop_reason})
+    result = {**summarise(final, ctx), **final.extra_result(ctx)}
+    remember(final, ctx)  # the persistent memory (memory/store.py) keeps what this search evaluated
     ctx.journal.append(state.step, "result", data=result)
     if ctx.result_path is not None:
-        ctx.result_path.write_text(dumps(result))
-    return {"done": True, "stop_reason": state.stop_reason or "budget reached"}
+        tmp = ctx.result_path.with_suffix(".json.partial")
+        tmp.write_text(dumps(result))
+        tmp.replace(ctx.result_path)
+    return {"done": True, "stop_reason": stop_reason}
+
+
+# --- the step graph ----------------------------------------------------------------------------
+
+
+def step_graph(state: type[SearchState], propose: Callable, settings: Settings) -> StateGraph:
+    """propose -> review -> [approve] -> evaluate -> propose | finish, with the graph's own propose."""
+    from graphs import approve
+
+    graph = StateGraph(state, context_schema=RunContext)
+    graph.add_node("propose", propose)
+    graph.add_node("review", review, destinations=("evaluate", "propose", "finish")
+                   + (("approve",) if settings.approve else ()))
+    if settings.approve:
+        graph.add_node("approve", approve.approve, destinations=("evaluate", "propose"))
+    graph.add_node("evaluate", evaluate)
+    graph.add_node("finish", finish)
+    graph.add_edge(START, "propose")
+    graph.add_edge("propose", "review")
+    graph.add_conditional_edges("evaluate", after_evaluate, ["propose", "finish"])
+    graph.add_edge("finish", END)
+    return graph
+
+
+def seeded(ctx: RunContext, step: int, what: str = "") -> "random.Random":
+    """The rng of a proposal round: seeded by (seed, step), so a resumed round repeats itself."""
+    import random
+
+    return random.Random(f"{ctx.settings.seed}:{step}:{what}")

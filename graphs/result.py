@@ -9,7 +9,11 @@ from graphs.state import SearchState
 def summarise(state: SearchState, ctx: RunContext) -> dict:
     settings = ctx.settings
     best = state.best()
-    llm_trials = [t for t in state.trials if t.source == "llm"]
+    llm_trials = [t for t in state.trials if t.source in ("llm", "edit")]
+    by_source: dict[str, int] = {}
+    for trial in state.trials:
+        if trial.evaluation is not None:
+            by_source[trial.source] = by_source.get(trial.source, 0) + 1
     events = list(ctx.journal.events())
     result = {
         "run_id": ctx.run_id,
@@ -26,13 +30,14 @@ def summarise(state: SearchState, ctx: RunContext) -> dict:
             "fallback": state.fallbacks,
             "unparseable_llm_answers": state.parse_failures,
             "rejected_by_critic": sum(not t.accepted for t in state.trials),
+            "by_source": by_source,  # evaluated architectures by where they came from (llm, edit, baseline...)
         },
         "best": None,
         "archive_size": len(state.archive.elites),
         "usage": {role: usage.model_dump() for role, usage in state.usage.items()},
         "models": {role: settings.models.for_role(role).label() for role in state.usage},
         "best_so_far": _best_so_far(state),
-        "stop_reason": state.stop_reason or "budget reached",
+        "stop_reason": state.stop_reason,
         "wall_seconds": round(events[-1].ts - events[0].ts, 2) if events else 0.0,
     }
     if best is not None:

@@ -23,13 +23,20 @@ from settings import Settings
 
 
 def prepare(settings: Settings) -> Settings:
-    """Validate names and providers before anything is written; returns settings with
-    the dataset in canonical spelling."""
+    """Validate names, capabilities and providers before anything is written; returns settings
+    with the dataset in canonical spelling and the budget filled in."""
     variant = graphs.get(settings.graph)
     space = spaces.get(settings.space)
-    dataset = settings.dataset if settings.dataset is not None else spaces.default_dataset(space, settings)
+    missing = spaces.lacking(space, variant.REQUIRES)
+    if missing:
+        able = [name for name, cls in spaces.REGISTRY.items() if not spaces.lacking(cls(), variant.REQUIRES)]
+        raise UserError(f"graph {settings.graph} needs a space with {' and '.join(missing)}; {settings.space} has "
+                        f"none. Spaces it runs on: {', '.join(able)}")
+    dataset = settings.dataset if settings.dataset is not None else space.default_dataset(settings)
     settings = settings.model_copy(update={"dataset": space.resolve_dataset(dataset)})
-    if hasattr(space, "check_settings"):  # e.g. torch-code: is the CIFAR-10 archive there?
+    if settings.budget is None:
+        settings = settings.model_copy(update={"budget": variant.default_budget(settings)})
+    if isinstance(space, spaces.Trained):  # e.g. torch-code: is the CIFAR-10 archive there?
         space.check_settings(settings)
     for role in variant.roles(settings):
         check_provider(settings.models.for_role(role))
@@ -53,12 +60,12 @@ def checkpoint_types() -> list[tuple[str, str]]:
     """The typed values our states hold; LangGraph restores only registered types."""
     from agents.structured import Usage
     from graphs.lapt import LAPTState, Round
-    from graphs.llmatic import LLMaticState, Offspring
+    from graphs.llmatic import LLMaticState, Offspring, Plan
     from memory.archive import Archive, Elite
     from spaces.base import Evaluation, Trial
     from spaces.refined import Individual, RefinedSpace
 
-    types = (SearchState, LLMaticState, Offspring, Trial, Evaluation, Archive, Elite, Usage,
+    types = (SearchState, LLMaticState, Offspring, Plan, Trial, Evaluation, Archive, Elite, Usage,
              LAPTState, Round, RefinedSpace, Individual)
     return [(cls.__module__, cls.__name__) for cls in types]
 
@@ -74,7 +81,7 @@ def checkpointer(connection: sqlite3.Connection):
 def recursion_limit(settings: Settings) -> int:
     """Super-steps a run may take: GENIUS needs 3 per proposal, with room for rejected
     ones; LLMatic one per generation."""
-    return 3 * settings.budget * (settings.max_rejections + 2) + settings.llmatic.generations + 50
+    return 3 * settings.budget * (settings.max_rejections + 2) + (settings.llmatic.generations or 0) + 50
 
 
 def execute(run: RunDir, askers: dict[str, Asker] | None = None,
@@ -92,10 +99,10 @@ def _execute(run: RunDir, askers: dict[str, Asker] | None, on_state: Callable[[S
     settings = prepare(run.settings())
     journal = run.journal()
     space = spaces.get(settings.space)
+    space.configure(settings, run.path)
     context = RunContext(settings=settings, space=space, journal=journal,
                          askers=askers if askers is not None else make_askers(settings),
-                         run_id=run.id, result_path=run.result_path,
-                         tool_args=spaces.configure(space, settings, run.path))
+                         run_id=run.id, result_path=run.result_path)
     connection = sqlite3.connect(run.checkpoint_path, check_same_thread=False)
     try:
         from langgraph.types import Command

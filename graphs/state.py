@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel
 
 from agents.structured import Usage
 from memory.archive import Archive
 from spaces.base import Trial
 
+if TYPE_CHECKING:
+    from graphs.context import RunContext
+
 
 class SearchState(BaseModel):
-    step: int = 0                       # proposals made so far (LLM or fallback)
-    trials: list[Trial] = []            # every proposal, evaluated or rejected, in order
-    pending: Trial | None = None        # the proposal between designer and evaluation
+    step: int = 0                       # proposal rounds so far (designer calls, baseline steps)
+    trials: list[Trial] = []            # every candidate that reached a verdict, evaluated or rejected, in order
+    pool: list[Trial] = []              # candidates awaiting the Critic (step 0 until one is chosen)
+    pending: Trial | None = None        # the candidate between the Critic and its evaluation
     evaluations: int = 0
-    rejections_in_row: int = 0          # critic rejections since the last evaluation
-    fallbacks: int = 0                  # seeded mutations used instead of an LLM proposal
-    parse_failures: int = 0             # LLM answers that never parsed
+    rejections_in_row: int = 0          # rounds without an accepted candidate since the last evaluation
+    fallbacks: int = 0                  # search steps used instead of a designer answer
+    parse_failures: int = 0             # designer answers that never parsed
     archive: Archive = Archive()
     usage: dict[str, Usage] = {}        # per role
     done: bool = False
@@ -30,3 +36,7 @@ class SearchState(BaseModel):
 
     def add_usage(self, role: str, usage: Usage) -> dict[str, Usage]:
         return {**self.usage, role: self.usage.get(role, Usage()).add(usage)}
+
+    def extra_result(self, ctx: "RunContext") -> dict:
+        """What this graph adds to result.json beyond the common summary (graphs/result.py)."""
+        return {}

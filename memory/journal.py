@@ -34,12 +34,20 @@ class Event(BaseModel):
 
 
 class Journal:
-    """Append-only JSONL; each write is flushed and fsynced so a kill -9 loses nothing written."""
+    """Append-only JSONL; each write is flushed and fsynced so a kill -9 loses nothing written.
+
+    It also answers "was this architecture evaluated already in this run?" from an index built
+    once from the file and kept up to date by `append`, so an evaluation interrupted before
+    its checkpoint is reused on resume, in any graph, without re-reading the file."""
 
     def __init__(self, path: Path):
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._seq = sum(1 for _ in self.events()) if path.exists() else 0
+        self._seq = 0
+        self._evaluations: dict[str, Event] = {}
+        for event in self.events():
+            self._seq += 1
+            self._index(event)
 
     def append(self, step: int, kind: EventKind, **fields: Any) -> Event:
         event = Event(seq=self._seq, step=step, kind=kind, **fields)
@@ -48,7 +56,16 @@ class Journal:
             f.flush()
             os.fsync(f.fileno())
         self._seq += 1
+        self._index(event)
         return event
+
+    def _index(self, event: Event) -> None:
+        if event.kind == "evaluation" and "arch" in event.data:
+            self._evaluations[f"{event.data.get('dataset', '')}|{event.data['arch']}"] = event
+
+    def evaluation_of(self, arch: str, dataset: str = "") -> Event | None:
+        """The journaled evaluation of `arch` on `dataset` in this run, if any."""
+        return self._evaluations.get(f"{dataset}|{arch}")
 
     def events(self) -> Iterator[Event]:
         if not self.path.exists():

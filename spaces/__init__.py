@@ -1,33 +1,30 @@
-"""Search spaces by name.  `get(name)` is the one way the rest of the code finds a space."""
+"""Search spaces by name.  `get(name)` is the one way the rest of the code finds a space.
+
+A new space is one module (a class with the verbs of spaces/base.py and the capabilities it
+has) plus one line in SPACES below; a test or a plugin can `register` one at run time."""
 
 from errors import UserError
-from spaces.base import Evaluation, FinalReport, SearchSpace, Trial
+from spaces.base import (Coded, Evaluation, FinalReport, Positional, SearchSpace, Space, Tabular, Trained,
+                         Trial, lacking)
 from spaces.nb201 import NB201Space
 from spaces.torch_code import TorchCodeSpace
 from spaces.transnas101 import TransNAS101Space
 
-REGISTRY: dict[str, type] = {NB201Space.name: NB201Space, TransNAS101Space.name: TransNAS101Space,
-                             TorchCodeSpace.name: TorchCodeSpace}
+SPACES: tuple[type[Space], ...] = (NB201Space, TransNAS101Space, TorchCodeSpace)
+REGISTRY: dict[str, type[Space]] = {cls.name: cls for cls in SPACES}
 
-__all__ = ["Evaluation", "FinalReport", "SearchSpace", "Trial", "REGISTRY", "get", "default_dataset", "configure"]
+__all__ = ["Coded", "Evaluation", "FinalReport", "Positional", "SearchSpace", "Space", "Tabular", "Trained",
+           "Trial", "REGISTRY", "get", "register", "lacking"]
 
 
-def get(name: str) -> SearchSpace:
+def register(cls: type[Space]) -> type[Space]:
+    """Make a space class available by its name (usable as a class decorator)."""
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def get(name: str) -> Space:
     try:
         return REGISTRY[name]()
     except KeyError:
         raise UserError(f"unknown space {name!r}; choose one of {', '.join(REGISTRY)}") from None
-
-
-def default_dataset(space: SearchSpace, settings) -> str:
-    """The dataset a run uses when none is given: the space's choice (torch-code: CIFAR-10 when
-    the user has the archive, else the offline one), else its first dataset."""
-    choose = getattr(space, "default_dataset", None)
-    return choose(settings) if choose is not None else space.datasets[0]
-
-
-def configure(space: SearchSpace, settings, run_path) -> dict:
-    """Bind a space that trains (torch-code) to a run; returns the extra arguments its
-    evaluation tool takes in this run (none for the table-backed spaces)."""
-    bind = getattr(space, "configure", None)
-    return bind(settings, run_path) if bind is not None else {}

@@ -1,18 +1,33 @@
-"""What every search space answers (the NASLib verbs), and the evaluation record.
+"""What a search space answers (the NASLib verbs), split by capability, and the evaluation record.
 
-A space knows its encoding, how to sample and mutate, a canonical form that
-merges isomorphic architectures, and how to evaluate one.  It never imports
-an agent: agents and graphs depend on spaces, not the other way round.
+Every space (`Space`) knows its encoding, how to sample and mutate, a canonical form that
+merges isomorphic architectures, how to evaluate one and what it costs.  Beyond that a
+space declares what else it can do by having the verbs of a capability:
+
+- `Tabular`: a benchmark table: it can enumerate every architecture and rank one among them.
+- `Positional`: an architecture is one choice per named position (NB201's edges, a macro
+  network's layers): what LAPT refines and what the statistics count.
+- `Coded`: an architecture can be shown as PyTorch code and read back (LLMatic), with the
+  archive's descriptors and the edit prompts of the LLM mutation.
+- `Trained`: evaluation trains a network; the space is bound to a run (`configure`) and
+  can start a training without waiting for it (`submit`).
+
+A graph lists the capabilities it needs (`REQUIRES`); `graphs.run.prepare` refuses a
+space that lacks one before the run folder is made.  A space never imports an agent, a
+tool or a graph: they depend on spaces, not the other way round.
 """
 
 from __future__ import annotations
 
 import random
-from typing import ClassVar, Literal, Protocol
+from concurrent.futures import Future
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-# How an evaluation can fail.  The trained spaces (spaces/torch_code.py, tools/sandbox.py) add:
+from errors import UserError
+
+# How an evaluation can fail.  The trained spaces (spaces/torch_code.py, training/sandbox.py) add:
 # syntax (does not parse), import_refused (outside the import allow-list or a forbidden name),
 # shape_error (wrong output shape or forward fails), refused (the sandbox's runtime guard
 # stopped it), crashed (the child died without a result).
@@ -29,6 +44,7 @@ class Evaluation(BaseModel):
     flops_m: float | None = None
     params_m: float | None = None
     latency_ms: float | None = None
+    descriptors: tuple[float, float] | None = None  # LLMatic's archive descriptors when evaluation measures them
     failure: FailureKind | None = None
     detail: str = ""
 
@@ -49,28 +65,149 @@ class FinalReport(BaseModel):
     params_m: float | None
 
 
-class SearchSpace(Protocol):
-    """The verbs the graphs use; `spaces.get(name)` returns one of these."""
+class LAPTDefaults(BaseModel):
+    """LAPT (seed 003) Table 1 for a space, and the source task of section 4.2."""
+
+    top_r: int
+    iterations: int
+    population: int
+    generations: int
+    tournament: int
+    # The dataset/task the principles are learned on; None for a space with one task, where
+    # LAPT can only learn from the target's own search (the no-transfer setting, section 5).
+    source: str | None
+
+
+class Space:
+    """The verbs every space answers.  Subclasses set the class attributes and implement the
+    methods that raise NotImplementedError; the defaults below suit a benchmark table."""
 
     name: ClassVar[str]
     datasets: ClassVar[tuple[str, ...]]
+    aliases: ClassVar[dict[str, str]] = {}  # other spellings of a dataset name, mapped openly
     proposal_schema: ClassVar[type[BaseModel]]
+    evaluator_name: ClassVar[str]  # the tool an evaluation is journaled under (e.g. query_nb201)
+    metric: ClassVar[str] = "validation accuracy (%)"
+    # Regularised evolution as the space's paper baseline runs it (population, tournament).
+    rea: ClassVar[tuple[int, int]] = (10, 3)
+    lapt: ClassVar[LAPTDefaults | None] = None
 
-    def resolve_dataset(self, dataset: str) -> str: ...
-    def describe(self, dataset: str) -> str: ...
-    def validate(self, arch: str) -> str: ...
-    def from_proposal(self, proposal: BaseModel) -> str: ...
-    def to_proposal(self, arch: str) -> dict: ...
-    def canonical(self, arch: str) -> str: ...
-    def sample_random(self, rng: random.Random) -> str: ...
-    def mutate(self, arch: str, rng: random.Random) -> str: ...
-    def neighbours(self, arch: str) -> list[str]: ...
-    def evaluate(self, arch: str, dataset: str) -> Evaluation: ...
-    def final_report(self, arch: str, dataset: str) -> FinalReport: ...
+    def resolve_dataset(self, dataset: str) -> str:
+        """The canonical dataset name; an unknown one is a UserError that lists the accepted names."""
+        if dataset in self.datasets:
+            return dataset
+        mapped = self.aliases.get(dataset) or self.aliases.get(dataset.lower())
+        if mapped is not None:
+            return mapped
+        raise UserError(f"unknown dataset {dataset!r} for {self.name}; choose one of {', '.join(self.datasets)}")
+
+    def default_dataset(self, settings: Any) -> str:
+        return self.datasets[0]
+
+    def configure(self, settings: Any, run_path: Any) -> None:
+        """Bind the space to a run (trained spaces: data, sandbox folder); tables need nothing."""
+
+    def describe(self, dataset: str) -> str:
+        raise NotImplementedError
+
+    def validate(self, arch: str) -> str:
+        raise NotImplementedError
+
+    def from_proposal(self, proposal: BaseModel | dict) -> str:
+        raise NotImplementedError
+
+    def to_proposal(self, arch: str) -> dict:
+        raise NotImplementedError
+
+    def canonical(self, arch: str) -> str:
+        return self.validate(arch)
+
+    def sample_random(self, rng: random.Random) -> str:
+        raise NotImplementedError
+
+    def mutate(self, arch: str, rng: random.Random) -> str:
+        raise NotImplementedError
+
+    def neighbours(self, arch: str) -> list[str]:
+        raise NotImplementedError
+
+    def evaluate(self, arch: str, dataset: str) -> Evaluation:
+        raise NotImplementedError
+
+    def cost(self, arch: str, dataset: str) -> tuple[float, float]:
+        """(MFLOPs, M params) without touching accuracy: the Critic's evidence and constraints."""
+        raise NotImplementedError
+
+    def final_report(self, arch: str, dataset: str) -> FinalReport:
+        raise NotImplementedError
+
+    def trivial(self, arch: str) -> str | None:
+        """Why `arch` is certain to score at chance (e.g. its output is always zero), or None.
+        Only certainties belong here: the Critic rejects what this names without evaluating it."""
+        return None
 
 
-# human: edited by the user (search --approve); rea: a mutation by regularised evolution (LAPT)
-Source = Literal["llm", "fallback", "random", "human", "rea"]
+SearchSpace = Space  # the name the agents use for "any space"
+
+
+@runtime_checkable
+class Tabular(Protocol):
+    """A benchmark table: every architecture is known, so it can be enumerated and ranked."""
+
+    size: int
+
+    def all_archs(self) -> list[str]: ...
+    def contains(self, arch: str) -> bool: ...
+
+
+@runtime_checkable
+class Positional(Protocol):
+    """An architecture is one operation per named position."""
+
+    def positions(self) -> dict[str, tuple[str, ...]]: ...
+    def ops(self, arch: str) -> tuple[str, ...]: ...
+    def from_ops(self, ops: tuple[str, ...] | list[str]) -> str: ...
+
+
+@runtime_checkable
+class Coded(Protocol):
+    """An architecture as PyTorch code (LLMatic), its archive descriptors and edit prompts."""
+
+    edits: tuple[str, ...]
+    descriptor_names: tuple[str, str]
+
+    def to_code(self, arch: str) -> str: ...
+    def from_code(self, text: str) -> str: ...
+    def code_rules(self) -> dict[str, str]: ...
+    def encode(self, arch: str) -> list[float]: ...
+    def descriptors(self, arch: str, dataset: str) -> tuple[float, float]: ...
+    def descriptor_ranges(self, dataset: str) -> list[tuple[float, float]]: ...
+
+
+@runtime_checkable
+class Trained(Protocol):
+    """Evaluation trains a network; `submit` starts one without waiting (a Future of the report)."""
+
+    def submit(self, arch: str, dataset: str) -> Future: ...
+    def measure(self, arch: str, dataset: str) -> dict: ...
+
+
+CAPABILITIES: dict[type, str] = {Tabular: "a benchmark table (all_archs, size)",
+                                 Positional: "one operation per position (positions, ops, from_ops)",
+                                 Coded: "code representation (to_code, from_code, descriptors, edits)",
+                                 Trained: "trained evaluation (submit, measure)"}
+
+
+def lacking(space: Space, required: tuple[type, ...]) -> list[str]:
+    """The required capabilities `space` does not have, described for an error message."""
+    return [CAPABILITIES[cap] for cap in required if not isinstance(space, cap)]
+
+
+# Where an evaluated architecture came from.  llm: the designer's whole proposal; edit: the
+# designer's edit of an evaluated parent; fallback: a seeded search step instead of an
+# answer; baseline: a candidate of the search the graph contains (REA child, random sample)
+# that won the Critic's ranking; random / rea: the no-LLM graphs and LAPT's REA; human: the user.
+Source = Literal["llm", "edit", "fallback", "baseline", "random", "human", "rea", "prior", "flops", "local"]
 
 
 class Trial(BaseModel):
@@ -82,6 +219,7 @@ class Trial(BaseModel):
     rationale: str = ""
     accepted: bool = True
     verdict: str = ""
+    evidence: dict[str, float] = {}  # what the Critic ranked it by (tools/evidence.py)
     evaluation: Evaluation | None = None
 
     @property

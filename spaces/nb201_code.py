@@ -14,7 +14,7 @@ import ast
 import re
 
 from errors import UserError
-from spaces.nb201 import EDGES, format_arch, parse
+from spaces.cell import EDGES, format_arch, parse
 
 OPERATION_SNIPPETS = {
     "nor_conv_3x3": "nn.Sequential(nn.ReLU(), nn.Conv2d(C, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))",
@@ -22,6 +22,20 @@ OPERATION_SNIPPETS = {
     "avg_pool_3x3": "nn.AvgPool2d(3, stride=1, padding=1)",
     "skip_connect": "nn.Identity()",
 }
+
+# LLMatic's mutation instructions for NB201 (seed 001, appendix A), in our own words: nine edits
+# restricted to the five operations.  The index is the prompt id the prompt archive uses.
+EDITS = (
+    "Improve the cell above by adding, on one edge, a ReLU, a 3x3 convolution and batch normalisation.",
+    "Improve the cell above by adding, on one edge, a ReLU, a 1x1 convolution and batch normalisation.",
+    "Improve the cell above by removing one operation.",
+    "Improve the cell above by adding a 3x3 average pooling on one edge.",
+    "Improve the cell above by adding a skip connection on one edge.",
+    "Improve the cell above by removing one operation and adding a ReLU, 3x3 convolution and batch normalisation.",
+    "Improve the cell above by removing one operation and adding a ReLU, 1x1 convolution and batch normalisation.",
+    "Improve the cell above by removing one operation and adding a 3x3 average pooling.",
+    "Improve the cell above by removing one operation and adding a skip connection.",
+)
 
 HEADER = '''import torch.nn as nn
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from spaces.nb201 import EDGES, parse
+from spaces.cell import EDGES, parse
 
 
 class ReLUConvBN(nn.Sequential):

@@ -6,7 +6,7 @@ nothing but torch, torch.nn, torch.nn.functional and math, use no forbidden name
 (`eval`, `exec`, `open`, `__import__`, `getattr`, ...) and no dunder attribute (the
 `().__class__.__subclasses__()` escapes), and define an nn.Module subclass; the reason
 for a refusal is one sentence the Critic relays to the Designer.  What passes is
-trained in a sandboxed child process (tools/sandbox.py) by `train_on_gpu`.
+trained in a sandboxed child process (training/: sandbox, jobs, executors).
 
 The canonical form is the `ast.dump` of the code without docstrings (comments never
 reach the tree), hashed: re-formatted or re-commented duplicates merge.  LLMatic's
@@ -23,6 +23,7 @@ import random
 import re
 import tempfile
 import threading
+from concurrent.futures import Future
 from functools import wraps
 from pathlib import Path
 from typing import ClassVar
@@ -30,7 +31,7 @@ from typing import ClassVar
 from pydantic import BaseModel, Field
 
 from errors import UserError
-from spaces.base import Evaluation, FailureKind, FinalReport
+from spaces.base import Evaluation, FailureKind, FinalReport, Space
 
 ALLOWED_IMPORTS = ("torch", "torch.nn", "torch.nn.functional", "math", "__future__")
 FORBIDDEN_NAMES = frozenset({
@@ -44,6 +45,24 @@ FORBIDDEN_ATTRIBUTES = frozenset({"hub", "load", "save", "ops", "_C", "classes",
                                   "builtins", "importlib", "ctypes", "socket", "pickle", "shutil", "io",
                                   "pathlib", "tempfile", "multiprocessing"})
 ALLOWED_DUNDERS = frozenset({"__init__"})
+
+# LLMatic's mutation instructions for PyTorch code (seed 001, section 3 and appendix A), in our
+# own words.  The index is the prompt id the prompt archive uses as its first descriptor.
+EDITS = (
+    "Add a layer to improve the network above.",
+    "Remove a layer to improve the network above.",
+    "Improve the network above.",
+    "Improve the network above by making it much smaller.",
+    "Improve the network above by making it much larger.",
+    "Add a fully connected layer to improve the network above.",
+    "Add a convolutional layer to improve the network above.",
+    "Add a pooling layer to improve the network above.",
+    "Add a residual connection to improve the network above.",
+    "Add several residual connections to improve the network above.",
+    "Add a dropout layer to improve the network above.",
+    "Add a normalisation layer to improve the network above.",
+    "Add a recurrent layer to improve the network above.",
+)
 
 # LLMatic seed network (section 4 and appendix A): a 1x1 convolution from 3 channels to 1,
 # flattened to 1,024 features, a linear layer to the 10 classes; ReLU everywhere, as printed.
@@ -162,12 +181,22 @@ def canonical_form(code: str) -> str:
     return "code-" + hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:16]
 
 
-class TorchCodeSpace:
+def vet(arch: str) -> tuple[str, str]:
+    """(code, canonical form) of text the sandbox may run; raises CodeError with the reason."""
+    code = extract(arch)
+    check(code)
+    return code, canonical_form(code)
+
+
+class TorchCodeSpace(Space):
     """PyTorch source code, trained in the sandbox (the LLMatic CIFAR-10 setting)."""
 
     name: ClassVar[str] = "torch-code"
     datasets: ClassVar[tuple[str, ...]] = ("cifar10", "mnist", "digits")
+    aliases: ClassVar[dict[str, str]] = {"cifar-10": "cifar10", "CIFAR-10": "cifar10", "CIFAR10": "cifar10"}
     proposal_schema: ClassVar[type[BaseModel]] = CodeProposal
+    evaluator_name: ClassVar[str] = "train_on_gpu"
+    edits: ClassVar[tuple[str, ...]] = EDITS
     descriptor_names: ClassVar[tuple[str, str]] = ("MFLOPs", "width/depth")
 
     def __init__(self):
@@ -178,36 +207,24 @@ class TorchCodeSpace:
         self.workdir = Path(tempfile.gettempdir()) / "archagents-sandbox"
         self.data_dir = self.workdir.parent / "archagents-datasets"
 
-    def configure(self, settings, run_path: Path) -> dict:
-        """Bind the space to a run: its training settings, its sandbox folder, the dataset cache.
-        Returns the extra arguments the evaluation tool (train_on_gpu) takes in this run."""
+    def configure(self, settings, run_path: Path) -> None:
+        """Bind the space to a run: its training settings, its sandbox folder, the dataset cache."""
         self.training, self.seed = settings.training, settings.seed
         self.workdir = Path(run_path) / "sandbox"
         self.data_dir = Path(settings.runs_dir) / ".datasets"
         self.check_settings(settings)
-        return self.tool_args()
 
     def check_settings(self, settings) -> None:
         """Refuse a run whose data is missing before its folder is created (graphs/run.py prepare)."""
-        from tools import datasets
+        from training import datasets
 
         if settings.dataset == "cifar10" and datasets.cifar10_path(settings.training.cifar10) is None:
             datasets.materialise("cifar10", Path(settings.runs_dir) / ".datasets", None)  # the one-line UserError
 
-    def tool_args(self) -> dict:
-        return {"workdir": str(self.workdir), "data_dir": str(self.data_dir), "seed": self.seed,
-                "training": self.training.model_dump(mode="json")}
-
     def default_dataset(self, settings) -> str:
-        from tools import datasets
+        from training import datasets
 
         return datasets.default(settings.training.cifar10)
-
-    def resolve_dataset(self, dataset: str) -> str:
-        name = {"cifar-10": "cifar10", "mnist5k": "mnist"}.get(dataset.lower(), dataset.lower())
-        if name not in self.datasets:
-            raise UserError(f"unknown dataset {dataset!r} for torch-code; choose one of {', '.join(self.datasets)}")
-        return name
 
     def describe(self, dataset: str) -> str:
         return PROBLEM.format(dataset=dataset, allowed=", ".join(ALLOWED_IMPORTS[:4]), seed=SEED_NETWORK,
@@ -250,29 +267,36 @@ class TorchCodeSpace:
             return []
         return [ast.unparse(edited) + "\n" for edited in _edits(tree)]
 
-    # --- evaluation ---
+    # --- evaluation: training in the sandbox ---
+
+    def submit(self, arch: str, dataset: str, training=None) -> Future:
+        """Start training `arch` (or reuse its saved report); a Future of the report dict.  Code
+        that fails the static check is refused at once, without a child process."""
+        from training import jobs
+
+        dataset = self.resolve_dataset(dataset)
+        try:
+            code, canonical = vet(arch)
+        except CodeError as err:
+            done: Future = Future()
+            done.set_result(jobs.refused(arch, dataset, err.kind, str(err)))
+            return done
+        return jobs.submit(code, canonical, dataset, training or self.training, self.seed, str(self.workdir),
+                           str(self.data_dir))
 
     def evaluate(self, arch: str, dataset: str) -> Evaluation:
-        return Evaluation.model_validate(self._train(arch, dataset))
-
-    def _train(self, arch: str, dataset: str) -> dict:
-        from tools.train_on_gpu import train_on_gpu
-
-        return train_on_gpu(arch, self.resolve_dataset(dataset), **self.tool_args())
+        return Evaluation.model_validate(self.submit(arch, dataset).result())
 
     def final_report(self, arch: str, dataset: str) -> FinalReport:
         """Test accuracy of the trained candidate (its saved report; trained now if missing)."""
-        report = self._train(arch, dataset)
+        report = self.submit(arch, dataset).result()
         return FinalReport(arch=arch, val_acc=report["val_acc"] or 0.0, test_acc=report["test_acc"], rank=None,
                            of=None, flops_m=report["flops_m"], params_m=report["params_m"])
 
     def measure(self, arch: str, dataset: str) -> dict:
         """FLOPs, params, width and depth without training (a sandboxed forward pass)."""
-        from tools.train_on_gpu import train_on_gpu
-
-        args = self.tool_args()
-        args["training"] = {**args["training"], "epochs": 1, "train_subset": 1, "eval_subset": 1}
-        return train_on_gpu(arch, self.resolve_dataset(dataset), **args)
+        tiny = self.training.model_copy(update={"epochs": 1, "train_subset": 1, "eval_subset": 1})
+        return self.submit(arch, dataset, tiny).result()
 
     def cost(self, arch: str, dataset: str) -> tuple[float, float]:
         report = self.measure(arch, dataset)

@@ -24,8 +24,13 @@ from typing import ClassVar, Literal, get_args
 from pydantic import BaseModel
 
 from errors import UserError
-from spaces.base import Evaluation, FinalReport
-from spaces.nb201 import DATA, CellVerbs
+from spaces.base import Evaluation, FinalReport, LAPTDefaults
+from spaces import nb201_code
+from spaces.cell import EDGE_NAMES, conv_depth, disconnected, unique_key
+from spaces.cell import format_arch as cell_string
+from spaces.cell import parse as parse_cell
+from spaces.nb201 import DATA
+from spaces.positional import PositionalSpace, positions_schema
 
 Op = Literal["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3"]
 OPS: tuple[str, ...] = get_args(Op)
@@ -37,15 +42,8 @@ METRICS = {"class_scene": "top-1 accuracy (%)", "class_object": "top-1 accuracy 
            "pixel accuracy (%)", "normal": "SSIM", "autoencoder": "SSIM"}
 
 
-class TransNASCell(BaseModel):
-    """The six edges of a cell (NB201's names), four operations each."""
-
-    node1_from_0: Op
-    node2_from_0: Op
-    node2_from_1: Op
-    node3_from_0: Op
-    node3_from_1: Op
-    node3_from_2: Op
+POSITIONS = {name: OPS for name in EDGE_NAMES}
+TransNASCell = positions_schema("TransNASCell", tuple(POSITIONS.items()))
 
 
 def parse(arch: str) -> tuple[str, ...]:
@@ -78,26 +76,31 @@ def _sorted(task: str) -> list[float]:
     return sorted((row[task][0] for row in _table().values()), reverse=True)
 
 
-def normalise_task(task: str) -> str:
-    name = TASK_ALIASES.get(task.lower(), task)
-    if name not in TASKS:
-        raise UserError(f"unknown task {task!r} for transnas101; choose one of {', '.join(TASKS)}")
-    return name
-
-
-class TransNAS101Space(CellVerbs):
+class TransNAS101Space(PositionalSpace):
     """TransNAS-Bench-101 micro cells that the table has (711), on seven tasks."""
 
     name: ClassVar[str] = "transnas101"
     datasets: ClassVar[tuple[str, ...]] = TASKS
+    aliases: ClassVar[dict[str, str]] = TASK_ALIASES
+    POSITIONS: ClassVar[dict[str, tuple[str, ...]]] = POSITIONS
     proposal_schema: ClassVar[type[BaseModel]] = TransNASCell
+    evaluator_name: ClassVar[str] = "query_transnas101"
+    metric: ClassVar[str] = "validation metric (higher is better)"
     _parse, _format = staticmethod(parse), staticmethod(format_arch)
+    # LAPT Table 1 (population 10, tournament 5) and section 4.2 (principles learned on Jigsaw).
+    rea: ClassVar[tuple[int, int]] = (10, 5)
+    lapt: ClassVar[LAPTDefaults] = LAPTDefaults(top_r=15, iterations=4, population=10, generations=1,
+                                                tournament=5, source="jigsaw")
 
-    def resolve_dataset(self, dataset: str) -> str:
-        return normalise_task(dataset)
+    @property
+    def size(self) -> int:
+        return len(_table())
+
+    def canonical(self, arch: str) -> str:
+        return unique_key(parse(arch))
 
     def describe(self, dataset: str) -> str:
-        task = normalise_task(dataset)
+        task = self.resolve_dataset(dataset)
         return PROBLEM.format(task=task, metric=METRICS[task], ops=", ".join(OPS))
 
     def sample_random(self, rng: random.Random) -> str:
@@ -116,7 +119,7 @@ class TransNAS101Space(CellVerbs):
         return [a for a in around if a in table]
 
     def evaluate(self, arch: str, dataset: str) -> Evaluation:
-        task, arch = normalise_task(dataset), self.validate(arch)
+        task, arch = self.resolve_dataset(dataset), self.validate(arch)
         row = _table().get(arch)
         if row is None:
             return Evaluation(arch=arch, canonical=self.canonical(arch), failure="out_of_space",
@@ -125,11 +128,11 @@ class TransNAS101Space(CellVerbs):
         return Evaluation(arch=arch, canonical=self.canonical(arch), val_acc=metric, flops_m=flops, params_m=params)
 
     def cost(self, arch: str, dataset: str) -> tuple[float, float]:
-        _, flops, params = _table()[self.validate(arch)][normalise_task(dataset)]
+        _, flops, params = _table()[self.validate(arch)][self.resolve_dataset(dataset)]
         return flops, params
 
     def final_report(self, arch: str, dataset: str) -> FinalReport:
-        task = normalise_task(dataset)
+        task = self.resolve_dataset(dataset)
         metric, flops, params = _table()[self.validate(arch)][task]
         rank = 1 + sum(1 for v in _sorted(task) if v > metric)
         return FinalReport(arch=arch, val_acc=metric, test_acc=None, rank=rank, of=len(_table()),
@@ -137,6 +140,40 @@ class TransNAS101Space(CellVerbs):
 
     def all_archs(self) -> list[str]:
         return list(_table())
+
+    def contains(self, arch: str) -> bool:
+        return arch in _table()
+
+    def trivial(self, arch: str) -> str | None:
+        if disconnected(parse(arch)):
+            return "no path of operations joins the cell's input to its output, so the cell outputs zeros"
+        return None
+
+    # --- LLMatic: the cell as code (NB201's cell module without average pooling) ---
+
+    edits: ClassVar[tuple[str, ...]] = tuple(e for e in nb201_code.EDITS if "pooling" not in e)
+    descriptor_names: ClassVar[tuple[str, str]] = ("MFLOPs", "conv depth")
+
+    def to_code(self, arch: str) -> str:
+        return nb201_code.cell_to_code(cell_string(parse(arch)))
+
+    def from_code(self, text: str) -> str:
+        ops = parse_cell(nb201_code.code_to_cell(text))
+        if "avg_pool_3x3" in ops:
+            raise nb201_code.CellCodeError("average pooling is not an operation of this space")
+        return format_arch(ops)
+
+    def code_rules(self) -> dict[str, str]:
+        return {op: code for op, code in nb201_code.OPERATION_SNIPPETS.items() if op in OPS}
+
+    def descriptors(self, arch: str, dataset: str) -> tuple[float, float]:
+        """(MFLOPs, convolutions on the longest path), as on NB201."""
+        return self.cost(arch, dataset)[0], float(conv_depth(parse(arch)))
+
+    def descriptor_ranges(self, dataset: str) -> list[tuple[float, float]]:
+        task = self.resolve_dataset(dataset)
+        flops = [row[task][1] for row in _table().values()]
+        return [(min(flops), max(flops)), (0.0, 3.0)]
 
 
 PROBLEM = """\

@@ -27,7 +27,7 @@ def record(runs_dir, **overrides):
     from settings import load_settings
     from tests.fakes import Scripted
 
-    overrides = {"memory_write": False, **overrides}
+    overrides = {"memory_write": False, "designer": "genius", "critic": "rules", **overrides}
     run = RunDir.create(prepare(load_settings(runs_dir=runs_dir, budget=4, max_rejections=2, seed=3, **overrides)))
     execute(run, {"designer": Asker(role="designer", label="scripted", model=Scripted(answers=ANSWERS))})
     return run

@@ -25,7 +25,7 @@ def measure(module, input_shape: tuple[int, ...]) -> FlopCount:
     """Count one forward pass of `module` on a zero batch of one (the sandbox counts the same way)."""
     import torch
 
-    from tools.trainer import count_forward
+    from training.trainer import count_forward
 
     flops, params = count_forward(module, input_shape, torch)
     return FlopCount(flops=flops, macs=flops // 2, params=params)

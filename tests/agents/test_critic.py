@@ -1,4 +1,4 @@
-from agents.critic import check_rules, review_with_llm
+from agents.critic import check_rules, choose_with_llm, rank
 from agents.structured import Asker
 from memory.journal import Journal
 from spaces import get
@@ -36,14 +36,41 @@ def test_new_cell_is_accepted():
     assert check_rules(SPACE, "cifar10", ISO_1, evaluated(A), None, None).accept
 
 
-def test_llm_review_can_reject_and_says_why(tmp_path):
-    asker = Asker(role="critic", label="fake", model=Scripted(answers=[{"accept": False, "reason": "too shallow"}]))
-    verdict, usage = review_with_llm(asker, SPACE, "cifar10", ISO_1, "r", evaluated(A), Journal(tmp_path / "e"), 3)
-    assert (verdict.accept, verdict.kind, verdict.reason) == (False, "llm_rejected", "too shallow")
-    assert usage.calls == 1
+def test_a_cell_whose_output_is_always_zero_is_rejected_as_at_chance():
+    zero = "|none~0|+|nor_conv_3x3~0|none~1|+|none~0|none~1|none~2|"  # node 3 receives nothing
+    verdict = check_rules(SPACE, "cifar10", zero, [], None, None)
+    assert not verdict.accept and verdict.kind == "at_chance"
+    assert SPACE.evaluate(zero, "cifar10").val_acc < 11  # the table agrees: chance on 10 classes
 
 
-def test_unreadable_llm_review_does_not_block(tmp_path):
-    asker = Asker(role="critic", label="fake", model=Scripted(answers=["garbage"]))
-    verdict, _ = review_with_llm(asker, SPACE, "cifar10", ISO_1, "r", [], Journal(tmp_path / "e"), 3)
-    assert verdict.accept
+def test_rank_orders_by_mean_rank_of_every_kind_of_evidence():
+    trials = [Trial(step=0, arch=a, source="baseline") for a in ("a", "b", "c")]
+    evidence = [{"flops": 10.0, "naswot": 3.0}, {"flops": 30.0, "naswot": 2.0}, {"flops": 20.0, "naswot": 1.0}]
+    ranked = rank(trials, evidence)
+    # a: flops 0, naswot 1 -> 0.5; b: 1, 0.5 -> 0.75; c: 0.5, 0 -> 0.25
+    assert [r.arch for r in ranked] == ["b", "a", "c"]
+    assert [r.score for r in ranked] == [0.75, 0.5, 0.25]
+
+
+def test_rank_ignores_a_kind_that_some_candidates_lack_and_averages_ties():
+    trials = [Trial(step=0, arch=a, source="edit") for a in ("a", "b", "c")]
+    ranked = rank(trials, [{"flops": 5.0, "synflow": 9.0}, {"flops": 5.0}, {"flops": 1.0}])
+    assert [(r.arch, r.score) for r in ranked] == [("a", 0.75), ("b", 0.75), ("c", 0.0)]
+
+
+def test_the_critic_model_picks_among_the_ranked_with_a_reason(tmp_path):
+    trials = [Trial(step=0, arch=a, source="baseline") for a in (A, ISO_1, ISO_2)]
+    ranked = rank(trials, [{"flops": 3.0}, {"flops": 2.0}, {"flops": 1.0}])
+    asker = Asker(role="critic", label="fake", model=Scripted(answers=[{"reason": "deeper", "choice": 2}]))
+    index, reason, usage = choose_with_llm(asker, SPACE, "cifar10", ranked, {}, evaluated(A), Journal(tmp_path / "e"), 3)
+    assert (index, reason, usage.calls) == (1, "deeper", 1)
+    prompt = asker.model.seen[0][-1].content
+    assert "1. " in prompt and "flops 3" in prompt
+
+
+def test_an_out_of_list_or_unreadable_choice_falls_back_to_the_ranking(tmp_path):
+    ranked = rank([Trial(step=0, arch=A, source="baseline")], [{"flops": 1.0}])
+    for answer in ({"reason": "x", "choice": 7}, "garbage"):
+        asker = Asker(role="critic", label="fake", model=Scripted(answers=[answer]))
+        index, reason, _ = choose_with_llm(asker, SPACE, "cifar10", ranked, {}, [], Journal(tmp_path / "e"), 3)
+        assert index == 0 and "ranking decided" in reason

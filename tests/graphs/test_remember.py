@@ -15,6 +15,7 @@ CELLS = [cell(C3, C3, C3, SK, C3, C3, rationale="three by three convolutions eve
 
 
 def genius(tmp_path, model, **overrides):
+    overrides = {"designer": "genius", "critic": "rules", **overrides}  # one whole proposal per call
     settings = prepare(load_settings(runs_dir=tmp_path / "runs", budget=3, **overrides))
     run = RunDir.create(settings)
     return run, execute(run, {"designer": Asker(role="designer", label="scripted", model=model)})

@@ -81,9 +81,9 @@ def test_encode_counts_layers():
 
 def test_descriptor_ranges_follow_the_settings_and_the_paper_at_paper_scale():
     assert SPACE.descriptor_ranges("mnist") == [(0.0, 8.0), (0.0, 64.0)]  # CPU-sized default
-    from cli import _training_flags
-    assert _training_flags(True, epochs=None)["flops_bounds_m"] == (200.0, 5000.0)  # seed 001, section 4
-    assert _training_flags(True, epochs=3)["epochs"] == 3 and _training_flags(False, epochs=None) is None
+    paper = load_settings(paper_scale=True).training
+    assert paper.flops_bounds_m == (200.0, 5000.0) and paper.epochs == 50  # seed 001, section 4
+    assert load_settings(paper_scale=True, training={"epochs": 3}).training.epochs == 3  # a flag still wins
     space = TorchCodeSpace()
     settings = load_settings(space="torch-code", training={"flops_bounds_m": (0.001, 50)})
     space.configure(settings, Path("/tmp/unused-run"))

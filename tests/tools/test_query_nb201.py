@@ -1,7 +1,6 @@
 import pytest
 
 from tools import archive_insert, evaluator, query_nb201
-from errors import UserError
 from memory.archive import Archive
 from spaces import get
 
@@ -21,9 +20,11 @@ def test_tool_schema_is_typed():
 
 
 def test_evaluator_for_space():
-    assert evaluator("nb201").name == "query_nb201"
-    with pytest.raises(UserError):
-        evaluator("nope")
+    space = get("nb201")
+    tool = evaluator(space)
+    assert tool.name == "query_nb201" and evaluator(space) is tool  # built once per space instance
+    assert tool.invoke({"arch": ARCH, "dataset": "cifar10"})["val_acc"] == space.evaluate(ARCH, "cifar10").val_acc
+    assert evaluator(get("transnas101")).name == "query_transnas101"
 
 
 def test_archive_insert_tool_binds_one_archive():

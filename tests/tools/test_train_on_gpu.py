@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from spaces.torch_code import SEED_NETWORK
-from tools import count_flops, datasets, evaluator
-from tools.train_on_gpu import train_on_gpu
+from tools import count_flops
+from tools.train_on_gpu import tool, train_on_gpu
+from training import datasets
 
 TINY = {"epochs": 1, "train_subset": 256, "eval_subset": 128}
 
@@ -17,7 +18,7 @@ def test_tiny_real_training_of_the_seed_network(tmp_path):
     """A real (few batches) training on the offline MNIST digits, through the registered tool."""
     args = {"arch": SEED_NETWORK, "dataset": "mnist", "workdir": str(tmp_path / "sandbox"),
             "data_dir": str(tmp_path / "data"), "training": TINY}
-    report = evaluator("torch-code").invoke(args)
+    report = tool.invoke(args)
     assert report["failure"] is None, report["detail"]
     assert 0 <= report["val_acc"] <= 100 and 0 <= report["test_acc"] <= 100
     # hand count: 1x1 conv 3->1 on 32x32 = 3,072 MACs; linear 1024->10 = 10,240 MACs (biases not counted)

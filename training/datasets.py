@@ -1,6 +1,6 @@
 """Image datasets for the trained spaces, as uint8 arrays of shape (N, 3, 32, 32) split into
 train / validation (held out of the training data) / test, cached as one .npz that the
-sandboxed child reads (tools/trainer.py).
+sandboxed child reads (training/trainer.py).
 
 - `cifar10` (what LLMatic and GENIUS train on): the standard python-version archive
   (`cifar-10-python.tar.gz`, or the extracted `cifar-10-batches-py` folder), from
@@ -21,6 +21,8 @@ from __future__ import annotations
 import os
 import pickle
 import tarfile
+import tempfile
+import threading
 from pathlib import Path
 
 from errors import UserError
@@ -42,22 +44,28 @@ def default(cifar10: Path | None) -> str:
 
 
 def materialise(name: str, folder: Path, cifar10: Path | None = None) -> Path:
-    """The dataset's split arrays as `folder/<name>.npz` (written once, then reused)."""
+    """The dataset's split arrays as `folder/<name>.npz` (written once, then reused).  Safe for
+    several threads and processes at once: each writes its own uniquely named temporary file
+    and renames it into place (the rename is atomic; the last writer wins with equal bytes)."""
     import numpy as np
 
     if name not in NAMES:
         raise UserError(f"unknown dataset {name!r} for torch-code; choose one of {', '.join(NAMES)}")
     path = folder / f"{name}.npz"
-    if path.exists():
-        return path
-    splits = _load(name, cifar10)
-    train = splits["x_train"].astype(np.float32) / 255.0
-    mean, std = train.mean(axis=(0, 2, 3)), train.std(axis=(0, 2, 3)) + 1e-6
-    folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f".{name}.{os.getpid()}.npz"  # written then renamed: a crash leaves no half file
-    np.savez(partial, mean=mean, std=std, **splits)
-    partial.replace(path)
+    with _WRITING:  # threads of one process: load and write once
+        if path.exists():
+            return path
+        splits = _load(name, cifar10)
+        train = splits["x_train"].astype(np.float32) / 255.0
+        mean, std = train.mean(axis=(0, 2, 3)), train.std(axis=(0, 2, 3)) + 1e-6
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{name}.", suffix=".partial", delete=False) as tmp:
+            np.savez(tmp, mean=mean, std=std, **splits)  # a file object: savez adds no suffix
+        os.replace(tmp.name, path)
     return path
+
+
+_WRITING = threading.Lock()
 
 
 def _load(name: str, cifar10: Path | None) -> dict:

@@ -1,10 +1,10 @@
 import pytest
 
-import tools.train_on_gpu
+import training.jobs
 from settings import TrainingSettings
-from spaces.torch_code import SEED_NETWORK
+from spaces.torch_code import SEED_NETWORK, vet
 from tests.fakes import Overlap
-from tools import executors
+from training import executors
 
 
 @pytest.fixture
@@ -17,7 +17,7 @@ def recorded(monkeypatch):
             calls.append(kwargs)
         return {"arch": kwargs["arch"], "val_acc": 1.0}
 
-    monkeypatch.setattr(tools.train_on_gpu, "train_here", fake)
+    monkeypatch.setattr(training.jobs, "train_here", fake)
     return calls, overlap
 
 
@@ -56,7 +56,8 @@ def test_ray_executor_trains_on_a_local_cluster(tmp_path):
     try:
         pool = executors.RayExecutor(num_cpus=1)
         training = {"epochs": 1, "train_subset": 64, "eval_subset": 64}
-        batch = [{"arch": SEED_NETWORK, "dataset": "digits", "workdir": str(tmp_path / "sandbox"),
+        code, canonical = vet(SEED_NETWORK)
+        batch = [{"code": code, "canonical": canonical, "dataset": "digits", "workdir": str(tmp_path / "sandbox"),
                   "data_dir": str(tmp_path / "data"), "training": training, "seed": seed} for seed in (0, 1)]
         reports = pool.map(batch)
         assert all(r["failure"] is None and 0 <= r["val_acc"] <= 100 for r in reports), reports

@@ -2,7 +2,7 @@
 
 `run(job, folder)` writes the job to `folder/job.json` and starts
 
-    python -I tools/trainer.py folder/job.json
+    python -I training/trainer.py folder/job.json
 
 in its own process group, with `folder` (inside the run folder) as working directory
 and an environment holding no API keys.  Every way it can end is a typed

@@ -61,7 +61,7 @@ class LocalExecutor:
         return self._pool.submit(self._run, kwargs)
 
     def _run(self, kwargs: dict) -> dict:
-        from tools.train_on_gpu import train_here
+        from training.jobs import train_here
 
         slot = self._slots.get()
         try:
@@ -105,7 +105,7 @@ class RayExecutor:
 def _ray_task(kwargs: dict) -> dict:
     import ray
 
-    from tools.train_on_gpu import train_here
+    from training.jobs import train_here
 
     gpu_ids = ray.get_gpu_ids()
     return train_here(**{**kwargs, "gpu": int(gpu_ids[0]) if gpu_ids else None})

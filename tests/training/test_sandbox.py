@@ -7,7 +7,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from tools import sandbox
+from training import sandbox
 
 pytestmark = pytest.mark.slow  # each case starts a child that imports torch (~2-3 s)
 
@@ -31,7 +31,7 @@ def net(init: str = "pass", forward: str = "pass") -> str:
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    """A fabricated dataset in the format tools/datasets.py writes (random images)."""
+    """A fabricated dataset in the format training/datasets.py writes (random images)."""
     rng = np.random.default_rng(0)
     path = tmp_path_factory.mktemp("data") / "tiny.npz"
     arrays = {}

@@ -1,7 +1,7 @@
-"""What runs inside the sandboxed child (tools/sandbox.py starts it): build the candidate
+"""What runs inside the sandboxed child (training/sandbox.py starts it): build the candidate
 network from its source, check its output shape, count its FLOPs, train and score it.
 
-    python -I tools/trainer.py JOB.json      (the job says where to write result.json)
+    python -I training/trainer.py JOB.json      (the job says where to write result.json)
 
 Standalone on purpose: it imports only the standard library, numpy and torch, so it
 runs in isolated mode (`-I`: no PYTHONPATH, no user site, no script folder on
@@ -10,7 +10,7 @@ sys.path) and never imports the project.  `count_forward` is also what
 
 The guards (resource limits, audit hook) are installed here, after torch and the data
 are loaded and before the candidate's code is executed; what they cover is in
-tools/sandbox.py.
+training/sandbox.py.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import resource
 import sys
 import time
 
-# Runtime guards (see tools/sandbox.py for what they do not cover).
+# Runtime guards (see training/sandbox.py for what they do not cover).
 REFUSED_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
                   "os.forkpty", "os.kill", "os.killpg", "pty.spawn", "ctypes.dlopen", "ctypes.dlsym",
                   "os.chdir", "os.chmod", "os.chown", "shutil.rmtree")

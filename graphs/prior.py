@@ -1,0 +1,73 @@
+"""The source task's prior (no LLM): sample architectures from the per-position operation
+frequencies of the source task's `lapt.learn_samples` (50) best architectures, the
+statistical core of LAPT (seed 003, section 3) without an LLM.  The source task is
+`--transfer-from SPACE/DATASET` or the space's LAPT default (NB201: ImageNet16-120).
+
+Its baseline value is for transfer: it costs no evaluation on the target task beyond the
+ones it spends, as LAPT's principles do not."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from langgraph.graph import StateGraph
+from langgraph.runtime import Runtime
+
+import spaces
+from errors import UserError
+from graphs import nodes, search
+from graphs.context import RunContext
+from graphs.state import SearchState
+from settings import Settings
+from spaces.base import Positional, Tabular
+
+NAME = "prior"
+STATE = SearchState
+REQUIRES: tuple[type, ...] = (Positional, Tabular)
+
+
+def roles(settings: Settings) -> list[str]:
+    return []
+
+
+def default_budget(settings: Settings) -> int:
+    return 10
+
+
+def planned_evaluations(settings: Settings) -> int:
+    return settings.budget
+
+
+def build(settings: Settings) -> StateGraph:
+    return nodes.step_graph(SearchState, propose, settings)
+
+
+def source_task(settings: Settings, space) -> tuple[str, str]:
+    """(space, dataset) of the source task."""
+    task = settings.lapt.transfer_from or (f"{space.name}/{space.lapt.source}" if space.lapt and space.lapt.source
+                                           else None)
+    if task is None:
+        raise UserError(f"the prior baseline needs a source task: --transfer-from {space.name}/DATASET")
+    name, _, dataset = task.partition("/")
+    if name != space.name:
+        raise UserError(f"the prior of {name} cannot drive a search of {space.name}: transfer within one space")
+    dataset = spaces.get(name).resolve_dataset(dataset)
+    if dataset == settings.dataset:
+        raise UserError(f"the prior's source task {name}/{dataset} is the target task itself (its best "
+                        "architectures are the answer); choose another with --transfer-from")
+    return name, dataset
+
+
+@cache
+def top_archs(space_name: str, dataset: str, n: int) -> tuple[str, ...]:
+    """The n best architectures of a task by its validation metric, from the benchmark table."""
+    space = spaces.get(space_name)
+    scored = [(space.evaluate(arch, dataset).val_acc, arch) for arch in space.all_archs()]
+    return tuple(arch for _, arch in sorted(scored, key=lambda item: -item[0])[:n])
+
+
+def propose(state: SearchState, runtime: Runtime[RunContext]) -> dict:
+    ctx, step = runtime.context, state.step + 1
+    name, dataset = source_task(ctx.settings, ctx.space)
+    table = search.frequencies(ctx.space, list(top_archs(name, dataset, ctx.settings.lapt.learn_samples)))
+    return {"step": step, "pool": search.prior(ctx, state, nodes.seeded(ctx, step), table, 1)}

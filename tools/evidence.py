@@ -1,0 +1,53 @@
+"""Evidence about an architecture that costs no evaluation: what the Critic ranks by.
+
+- `flops`, `params`: from the space's `cost` (a table lookup on the benchmarks; a sandboxed
+  forward pass for torch-code).
+- training-free proxies (`naswot`, `synflow`, `jacov`, ...; tools/proxies.py) on the real
+  PyTorch network of spaces that can build one (`Networked`), cached on disk.
+
+`gather` returns only the kinds it could compute for this space; the Critic ranks by the
+kinds every candidate has.
+"""
+
+from __future__ import annotations
+
+from langchain_core.tools import StructuredTool
+from pydantic import BaseModel, Field
+
+from errors import UserError
+from spaces.base import Space
+
+COST_KINDS = ("flops", "params")
+
+
+def gather(space: Space, arch: str, dataset: str, kinds: tuple[str, ...], seed: int = 0) -> dict[str, float]:
+    """The requested evidence for `arch` that this space can give (missing kinds are left out)."""
+    out: dict[str, float] = {}
+    if any(kind in COST_KINDS for kind in kinds):
+        try:
+            flops, params = space.cost(arch, dataset)
+        except UserError:  # torch-code: the network does not build; the rules reject it elsewhere
+            flops = params = None
+        if flops is not None:
+            out.update({k: v for k, v in (("flops", flops), ("params", params)) if k in kinds})
+    proxies = tuple(kind for kind in kinds if kind not in COST_KINDS)
+    if proxies:
+        from tools import cell_proxies
+
+        out.update(cell_proxies.scores(space, arch, dataset, proxies, seed))
+    return out
+
+
+class EvidenceArgs(BaseModel):
+    arch: str = Field(description="the architecture in the space's notation")
+    dataset: str
+    kinds: list[str] = Field(default_factory=lambda: list(COST_KINDS), description="flops, params, naswot, synflow, jacov")
+
+
+def make_tool(space: Space) -> StructuredTool:
+    """`evidence` as a LangChain tool bound to one space (for agents that call tools)."""
+    return StructuredTool.from_function(
+        lambda arch, dataset, kinds=COST_KINDS: gather(space, arch, dataset, tuple(kinds)),
+        name="evidence", args_schema=EvidenceArgs,
+        description="Evidence that costs no evaluation: MFLOPs, M params and training-free proxy scores "
+                    "(higher predicts higher accuracy).")
