@@ -4,8 +4,8 @@ A new space is one module (a class with the verbs of spaces/base.py and the capa
 has) plus one line in SPACES below; a test or a plugin can `register` one at run time."""
 
 from errors import UserError
-from spaces.base import (Coded, Evaluation, FinalReport, Positional, SearchSpace, Space, Tabular, Trained,
-                         Trial, lacking)
+from spaces.base import (Coded, Evaluation, FinalReport, Networked, Positional, SearchSpace, Space, Tabular,
+                         Trained, Trial, lacking)
 from spaces.nb201 import NB201Space
 from spaces.torch_code import TorchCodeSpace
 from spaces.transnas101 import TransNAS101Space
@@ -13,7 +13,7 @@ from spaces.transnas101 import TransNAS101Space
 SPACES: tuple[type[Space], ...] = (NB201Space, TransNAS101Space, TorchCodeSpace)
 REGISTRY: dict[str, type[Space]] = {cls.name: cls for cls in SPACES}
 
-__all__ = ["Coded", "Evaluation", "FinalReport", "Positional", "SearchSpace", "Space", "Tabular", "Trained",
+__all__ = ["Coded", "Evaluation", "FinalReport", "Networked", "Positional", "SearchSpace", "Space", "Tabular", "Trained",
            "Trial", "REGISTRY", "get", "register", "lacking"]
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import random
 from concurrent.futures import Future
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import Any, Callable, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -192,10 +192,20 @@ class Trained(Protocol):
     def measure(self, arch: str, dataset: str) -> dict: ...
 
 
+@runtime_checkable
+class Networked(Protocol):
+    """The real PyTorch network of an architecture can be built (training-free proxies).  Returns
+    a zero-argument factory of the nn.Module (torch is imported only when it is called), the
+    input shape of one example, and the number of classes."""
+
+    def network(self, arch: str, dataset: str) -> tuple[Callable[[], Any], tuple[int, ...], int]: ...
+
+
 CAPABILITIES: dict[type, str] = {Tabular: "a benchmark table (all_archs, size)",
                                  Positional: "one operation per position (positions, ops, from_ops)",
                                  Coded: "code representation (to_code, from_code, descriptors, edits)",
-                                 Trained: "trained evaluation (submit, measure)"}
+                                 Trained: "trained evaluation (submit, measure)",
+                                 Networked: "a buildable PyTorch network (network)"}
 
 
 def lacking(space: Space, required: tuple[type, ...]) -> list[str]:

@@ -149,6 +149,18 @@ class NB201Space(PositionalSpace):
         """The cell with this NB201 API index."""
         return _by_index()[index]
 
+    def network(self, arch: str, dataset: str):
+        """The NB201 skeleton around this cell (spaces/nb201_torch.py), its input and classes."""
+        dataset, arch = self.resolve_dataset(dataset), self.validate(arch)
+        classes = N_CLASSES[dataset]
+
+        def build():
+            from spaces.nb201_torch import NB201Network
+
+            return NB201Network(arch, num_classes=classes)
+
+        return build, INPUT_SHAPES[dataset], classes
+
     # --- LLMatic: code representation and archive descriptors (seed 001, section 5) ---
 
     def to_code(self, arch: str) -> str:
@@ -181,6 +193,7 @@ def _flops_range(dataset: str) -> tuple[float, float]:
 
 
 N_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet16": 120}
+INPUT_SHAPES = {"cifar10": (3, 32, 32), "cifar100": (3, 32, 32), "imagenet16": (3, 16, 16)}
 
 # The problem encoding (GENIUS section 3: the NAS problem as human-readable text).
 PROBLEM = """\
