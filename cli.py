@@ -349,6 +349,85 @@ def report(run_id: Annotated[str, typer.Argument(help="Run id (see: python cli.p
     out.print(f"saved: {path}")
 
 
+BENCH_GRAPHS = "genius,llmatic,lapt,random,rea,random+flops,prior"
+
+
+@app.command()
+def bench(
+    graphs: Annotated[Optional[str], typer.Option("--graphs", help=(
+        f"Comma-separated graphs (default {BENCH_GRAPHS}).")) ] = None,
+    space: Annotated[Optional[str], typer.Option(help="A benchmark table: nb201 (default), transnas101, ...")] = None,
+    datasets: Annotated[Optional[str], typer.Option(help="Comma-separated tasks (default: all of the space).")] = None,
+    seeds: Annotated[Optional[int], typer.Option(help="Seeds per graph and task (default 10).")] = None,
+    llm_seeds: Annotated[Optional[int], typer.Option(help=(
+        "Seeds for the graphs that call a model, when fewer (they cost more; default: --seeds).")) ] = None,
+    budget: Annotated[Optional[str], typer.Option("--budget", "-b", help=(
+        "Evaluations per run, comma-separated for several (default 10).")) ] = None,
+    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help=MODEL_HELP)] = None,
+    preset: Annotated[Optional[str], typer.Option(help=(
+        "A paper's protocol: genius-nb201, genius-macro, genius-channel-resnet, genius-channel-mobilenet, "
+        "llmatic-nb201, lapt-nb201, lapt-transnas101 (flags given beside it override it)."))] = None,
+    name: Annotated[Optional[str], typer.Option(help=(
+        "The benchmark's folder under --out (default: the preset, or SPACE-bBUDGETS). Running a name again "
+        "resumes it: finished cells are never run again."))] = None,
+    jobs: Annotated[int, typer.Option(help="Cells run at once (worker processes, or Ray tasks).")] = 1,
+    executor: Annotated[str, typer.Option(help="local (default) or ray (the [ray] extra).")] = "local",
+    ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster for --executor ray (default: a local Ray).")] = None,
+    out: Annotated[Path, typer.Option(help="Where benchmarks are saved.")] = Path("bench"),
+    table_only: Annotated[bool, typer.Option("--table-only", help=(
+        "Only recompute table.md/csv and the plots from the runs already there."))] = False,
+    config: Annotated[Optional[Path], typer.Option(help="TOML settings file shared by every run.")] = None,
+) -> None:
+    """Run every graph against the baselines at equal budget over many seeds, and tabulate.
+
+    Writes OUT/NAME/table.md, table.csv and best_so_far_*.png, recomputed from the run folders
+    (OUT/NAME/runs/). Example: python cli.py bench --graphs genius,random,rea,random+flops --space nb201
+    --datasets cifar10,cifar100,imagenet16 --seeds 10 --llm-seeds 5 --budget 10,100 --jobs 2"""
+    from benchmark import grid as bench_grid
+    from benchmark import table as bench_table
+    from benchmark.papers import PRESETS
+
+    if preset is not None and preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    base = dict(PRESETS.get(preset, {}))
+    chosen = {"graphs": _csv(graphs), "space": space, "datasets": _csv(datasets), "seeds": seeds,
+              "llm_seeds": llm_seeds, "budgets": [_int(b, "--budget") for b in _csv(budget)] if budget else None}
+    fields = {**{"graphs": BENCH_GRAPHS.split(","), "space": "nb201", "budgets": [10], "seeds": 10}, **base,
+              **{k: v for k, v in chosen.items() if v is not None}}
+    if "datasets" not in fields:
+        import spaces
+
+        fields["datasets"] = list(spaces.get(fields["space"]).datasets)
+    fields["name"] = name or preset or f"{fields['space']}-b{'-'.join(map(str, fields['budgets']))}"
+    grid = bench_grid.validate(bench_grid.Grid(jobs=jobs, executor=executor, ray_address=ray_address, **fields))
+    path = bench_grid.folder(out, grid.name)
+    if not table_only:
+        shared = bench_grid.shared_settings(grid, model or [], config)
+        total = len(grid.cells())
+        console.print(f"bench [bold]{grid.name}[/]: {total} runs ({grid.jobs} at a time) -> {path}")
+        bench_grid.run(grid, out, shared, on_done=lambda cid, outcome, i, n: console.print(
+            f"  [{i}/{n}] {cid}: {outcome}", markup=False, highlight=False))
+    elif not path.is_dir():
+        raise UserError(f"no benchmark at {path}")
+    rows = bench_table.write(path, grid)
+    from render import bench_table as render_bench
+
+    out_console = Console()
+    out_console.print(render_bench(grid, rows))
+    out_console.print(f"saved: {path / 'table.md'}, {path / 'table.csv'}, {path}/best_so_far_*.png")
+
+
+def _csv(text: str | None) -> list[str] | None:
+    return [part.strip() for part in text.split(",") if part.strip()] if text else None
+
+
+def _int(text: str, flag: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise UserError(f"{flag} wants whole numbers, got {text!r}") from None
+
+
 principles_app = typer.Typer(no_args_is_help=True, help="Design principles in the memory (LAPT): learn, show.")
 app.add_typer(principles_app, name="principles")
 

@@ -159,3 +159,15 @@ def principles_table(records) -> Table:
         evidence = f"{len(r.evidence)} archs" + (f", best {r.evidence[0][1]:.2f}" if r.evidence else "")
         table.add_row(r.task, str(r.version), "\n".join(f"- {p}" for p in r.principles), refined, evidence)
     return table
+
+
+def bench_table(grid, rows) -> Table:
+    """The benchmark table (benchmark/table.py rows) as the terminal shows it."""
+    from benchmark.table import HEADER, _cells
+
+    table = Table(title=f"benchmark {grid.name}: {grid.space} (score of the best-by-validation architecture)")
+    for name in HEADER:
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in _cells(row)))
+    return table

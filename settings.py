@@ -130,15 +130,18 @@ class LAPTSettings(BaseModel):
             raise ValueError(f"want SPACE/DATASET, e.g. nb201/cifar10; got {value!r}")
         return value
 
-    def resolved(self, space) -> "LAPTSettings":
+    def resolved(self, space, target: str | None = None) -> "LAPTSettings":
         """These settings with the paper's values for `space` (a spaces.Space: its `lapt`
-        defaults, LAPT Table 1) filled in where unset."""
+        defaults, LAPT Table 1) filled in where unset.  The default source task is the paper's;
+        when that is the target task itself (its best architectures would be the answer), the
+        first other task of the space is the source instead."""
         paper = space.lapt
         if paper is None:
             raise UserError(f"space {space.name} has no LAPT settings (it needs per-position operations)")
         filled = {k: v for k, v in paper.model_dump(exclude={"source"}).items() if getattr(self, k) is None}
         if self.transfer_from is None and paper.source is not None:
-            filled["transfer_from"] = f"{space.name}/{paper.source}"
+            source = paper.source if paper.source != target else next(d for d in space.datasets if d != target)
+            filled["transfer_from"] = f"{space.name}/{source}"
         if self.transfer_from is None and paper.source is None and self.ablation == "none":
             filled["ablation"] = "no-transfer"  # one task only: nothing to transfer from
         return self.model_copy(update=filled)
@@ -161,8 +164,10 @@ class TrainingSettings(BaseModel):
 
     epochs: int = Field(1, gt=0, description="paper: 50")
     batch_size: int = Field(64, gt=0)
+    optimizer: Literal["sgd", "adam"] = Field("sgd", description="paper: sgd")
     lr: float = Field(0.001, gt=0, description="paper: 0.001")
-    momentum: float = Field(0.9, ge=0, lt=1, description="paper: 0.9")
+    momentum: float = Field(0.9, ge=0, lt=1, description="SGD's momentum (paper: 0.9)")
+    weight_decay: float = Field(0.0, ge=0, description="L2 penalty (paper: none given, 0)")
     train_subset: int | None = Field(2000, gt=0, description="training images per epoch (None: all)")
     eval_subset: int | None = Field(1000, gt=0, description="validation and test images scored (None: all)")
     executor: Executor = "local"
@@ -205,8 +210,10 @@ class Settings(BaseSettings):
         "at-chance cells and constraint breaks; evidence: rules, then rank every candidate (designer's and the "
         "contained baseline's) by evidence that costs no evaluation; llm: evidence, then the critic model picks "
         "among the best-ranked")
-    evidence: list[str] = Field(["flops"], description="what the evidence Critic ranks by: flops, params, and "
-                                "training-free proxies (naswot, synflow, jacov) on spaces that build networks")
+    evidence: list[str] = Field(["auto"], description="what the evidence Critic ranks by (mean rank): flops, "
+                                "params, prior (typical of the source task's best), training-free proxies (naswot, "
+                                "synflow, jacov) on spaces that build networks; auto: prior where the space has "
+                                "another task to learn from, else flops")
     pool_rea: int = Field(4, ge=0, description="REA children of tournament winners added to each round's pool "
                           "(critic evidence/llm): the search the graph contains")
     pool_random: int = Field(16, ge=0, description="random samples added to each round's pool (critic evidence/llm)")
@@ -252,7 +259,7 @@ class Settings(BaseSettings):
 PAPER_SCALE = {"llmatic": {"generations": 20, "batch": 100, "initial": 10},
                "training": {"epochs": 50, "train_subset": None, "eval_subset": None,
                             "flops_bounds_m": (200.0, 5000.0), "width_depth_bounds": (0.0, 200.0),
-                            "lr": 0.001, "momentum": 0.9}}
+                            "optimizer": "sgd", "lr": 0.001, "momentum": 0.9, "weight_decay": 0.0}}
 
 
 def load_settings(config: Path | None = None, model_flags: list[str] | None = None, paper_scale: bool = False,

@@ -51,6 +51,7 @@ from memory.store import PrincipleSet
 from settings import LAPTSettings, Settings
 from graphs import nodes
 from spaces.base import Positional, Tabular, Trial
+from tools.op_stats import top_of
 from spaces.refined import Individual, RefinedSpace, age, full_space, members, rea_child, refine, sample_new
 
 NAME = "lapt"
@@ -107,7 +108,7 @@ REQUIRES: tuple[type, ...] = (Positional, Tabular)
 
 
 def config(settings: Settings, space=None) -> LAPTSettings:
-    return settings.lapt.resolved(space or spaces.get(settings.space))
+    return settings.lapt.resolved(space or spaces.get(settings.space), settings.dataset)
 
 
 def roles(settings: Settings) -> list[str]:
@@ -156,15 +157,30 @@ def rounds_for(cfg: LAPTSettings, budget: int) -> int:
 # --- transfer -------------------------------------------------------------------------------
 
 
+def check(settings: Settings, space) -> None:
+    """Before the run folder is made: a usable source task (or the no-transfer ablation)."""
+    cfg = config(settings, space)
+    if cfg.ablation != "no-transfer":
+        source_task_of(settings, space)
+
+
 def source_task(ctx: RunContext) -> tuple[str, str]:
+    return source_task_of(ctx.settings, ctx.space)
+
+
+def source_task_of(settings: Settings, space) -> tuple[str, str]:
     """(space, dataset) of the source task, validated."""
-    text = config(ctx.settings, ctx.space).transfer_from or ""
+    text = config(settings, space).transfer_from or ""
     space_name, sep, dataset = text.partition("/")
     if not sep or not dataset:
         raise UserError(f"--transfer-from wants SPACE/DATASET, e.g. nb201/cifar10; got {text!r}")
-    if space_name != ctx.space.name:
-        raise UserError(f"principles of {space_name} cannot refine {ctx.space.name}: LAPT transfers within one space")
-    return space_name, spaces.get(space_name).resolve_dataset(dataset)
+    if space_name != space.name:
+        raise UserError(f"principles of {space_name} cannot refine {space.name}: LAPT transfers within one space")
+    dataset = spaces.get(space_name).resolve_dataset(dataset)
+    if dataset == settings.dataset:
+        raise UserError(f"--transfer-from {space_name}/{dataset} is the target task itself: its best architectures "
+                        "are the answer; transfer from another task")
+    return space_name, dataset
 
 
 def transfer(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
@@ -196,12 +212,6 @@ def transfer(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
     update = {"usage": state.add_usage("learner", spent)} if spent.calls else {}
     return {**update, "principles": stored.principles, "refined": refined, "source": task,
             "source_version": stored.version}
-
-
-def top_of(space, dataset: str, n: int) -> list[tuple[str, float]]:
-    """The n best architectures of a task by validation score, from the benchmark table."""
-    scored = [(arch, space.evaluate(arch, dataset).val_acc) for arch in space.all_archs()]
-    return sorted(scored, key=lambda item: -item[1])[:n]
 
 
 def learn_source(ctx: RunContext, dataset: str, cfg: LAPTSettings):

@@ -8,8 +8,6 @@ ones it spends, as LAPT's principles do not."""
 
 from __future__ import annotations
 
-from functools import cache
-
 from langgraph.graph import StateGraph
 from langgraph.runtime import Runtime
 
@@ -20,6 +18,7 @@ from graphs.context import RunContext
 from graphs.state import SearchState
 from settings import Settings
 from spaces.base import Positional, Tabular
+from tools import op_stats
 
 NAME = "prior"
 STATE = SearchState
@@ -44,8 +43,7 @@ def build(settings: Settings) -> StateGraph:
 
 def source_task(settings: Settings, space) -> tuple[str, str]:
     """(space, dataset) of the source task."""
-    task = settings.lapt.transfer_from or (f"{space.name}/{space.lapt.source}" if space.lapt and space.lapt.source
-                                           else None)
+    task = settings.lapt.resolved(space, settings.dataset).transfer_from if space.lapt else settings.lapt.transfer_from
     if task is None:
         raise UserError(f"the prior baseline needs a source task: --transfer-from {space.name}/DATASET")
     name, _, dataset = task.partition("/")
@@ -58,16 +56,14 @@ def source_task(settings: Settings, space) -> tuple[str, str]:
     return name, dataset
 
 
-@cache
-def top_archs(space_name: str, dataset: str, n: int) -> tuple[str, ...]:
-    """The n best architectures of a task by its validation metric, from the benchmark table."""
-    space = spaces.get(space_name)
-    scored = [(space.evaluate(arch, dataset).val_acc, arch) for arch in space.all_archs()]
-    return tuple(arch for _, arch in sorted(scored, key=lambda item: -item[0])[:n])
+def check(settings: Settings, space) -> None:
+    """Before the run folder is made: the source task exists and is not the target."""
+    source_task(settings, space)
 
 
 def propose(state: SearchState, runtime: Runtime[RunContext]) -> dict:
     ctx, step = runtime.context, state.step + 1
     name, dataset = source_task(ctx.settings, ctx.space)
-    table = search.frequencies(ctx.space, list(top_archs(name, dataset, ctx.settings.lapt.learn_samples)))
+    top = op_stats.top_of(ctx.space, dataset, ctx.settings.lapt.learn_samples)
+    table = op_stats.frequencies(ctx.space, [arch for arch, _ in top])
     return {"step": step, "pool": search.prior(ctx, state, nodes.seeded(ctx, step), table, 1)}

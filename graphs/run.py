@@ -36,6 +36,7 @@ def prepare(settings: Settings) -> Settings:
     settings = settings.model_copy(update={"dataset": space.resolve_dataset(dataset)})
     if settings.budget is None:
         settings = settings.model_copy(update={"budget": variant.default_budget(settings)})
+    graphs.check(variant, settings, space)
     if isinstance(space, spaces.Trained):  # e.g. torch-code: is the CIFAR-10 archive there?
         space.check_settings(settings)
     for role in variant.roles(settings):

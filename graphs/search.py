@@ -21,7 +21,7 @@ from typing import Callable
 from agents import critic
 from graphs.context import RunContext
 from graphs.state import SearchState
-from spaces.base import Positional, Space, Trial
+from spaces.base import Space, Trial
 from spaces.refined import Individual, tournament_parent
 
 TRIES = 200
@@ -82,16 +82,6 @@ def local(ctx: RunContext, state: SearchState, rng: random.Random, n: int = 1) -
         return random_new(ctx, state, rng, n, "local")
     out = _draw(ctx, state, n, lambda: ctx.space.mutate(best.arch, rng), "local", "a mutation of the best so far")
     return out or random_new(ctx, state, rng, n, "local")
-
-
-def frequencies(space: Positional, archs: list[str]) -> dict[str, dict[str, float]]:
-    """Per position, how often each operation appears in `archs` (add-one smoothed, so every
-    operation keeps a little probability and the sampler can still explore)."""
-    counts = {p: {op: 1.0 for op in ops} for p, ops in space.positions().items()}
-    for arch in archs:
-        for position, op in zip(counts, space.ops(arch)):
-            counts[position][op] += 1
-    return {p: {op: c / sum(ops.values()) for op, c in ops.items()} for p, ops in counts.items()}
 
 
 def prior(ctx: RunContext, state: SearchState, rng: random.Random, table: dict[str, dict[str, float]],

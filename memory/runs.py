@@ -57,9 +57,11 @@ class RunDir:
         self.id = path.name
 
     @classmethod
-    def create(cls, settings: Settings) -> "RunDir":
+    def create(cls, settings: Settings, run_id: str | None = None) -> "RunDir":
+        """A new run folder; `run_id` names it (the benchmark grid's cells), else a timestamped id."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        run_id = f"{stamp}-{settings.graph}-{settings.space}-{settings.dataset}-s{settings.seed}-{secrets.token_hex(2)}"
+        run_id = run_id or \
+            f"{stamp}-{settings.graph}-{settings.space}-{settings.dataset}-s{settings.seed}-{secrets.token_hex(2)}"
         run = cls(settings.runs_dir / run_id)
         run.path.mkdir(parents=True)
         run.config_path.write_text(settings.model_dump_json(indent=2))

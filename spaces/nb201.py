@@ -12,6 +12,7 @@ accuracy and the rank once, at the end (GENIUS section 4.3, NB201 practice).
 
 from __future__ import annotations
 
+import bisect
 import csv
 import gzip
 from dataclasses import dataclass
@@ -75,7 +76,8 @@ def _latency() -> dict[str, dict[str, float]]:
 
 @cache
 def _sorted_test(dataset: str) -> list[float]:
-    return sorted((row.test[dataset] for row in _table().values()), reverse=True)
+    """Test accuracies in ascending order, for ranks by bisection."""
+    return sorted(row.test[dataset] for row in _table().values())
 
 
 class NB201Space(PositionalSpace):
@@ -127,7 +129,8 @@ class NB201Space(PositionalSpace):
         dataset = self.resolve_dataset(dataset)
         row = _table()[self.validate(arch)]
         test = row.test[dataset]
-        rank = 1 + sum(1 for t in _sorted_test(dataset) if t > test)
+        ordered = _sorted_test(dataset)
+        rank = 1 + len(ordered) - bisect.bisect_right(ordered, test)  # 1 + how many score higher
         return FinalReport(arch=arch, val_acc=row.val[dataset], test_acc=test, rank=rank, of=self.size,
                            flops_m=row.flops_m[dataset], params_m=row.params_m[dataset])
 

@@ -15,6 +15,7 @@ stored (room_layout is NASLib's negative L2 loss; the paper's Table 3 shows the 
 
 from __future__ import annotations
 
+import bisect
 import csv
 import gzip
 import random
@@ -73,7 +74,8 @@ def _table() -> dict[str, dict]:
 
 @cache
 def _sorted(task: str) -> list[float]:
-    return sorted((row[task][0] for row in _table().values()), reverse=True)
+    """The task's metric in ascending order, for ranks by bisection."""
+    return sorted(row[task][0] for row in _table().values())
 
 
 class TransNAS101Space(PositionalSpace):
@@ -134,7 +136,8 @@ class TransNAS101Space(PositionalSpace):
     def final_report(self, arch: str, dataset: str) -> FinalReport:
         task = self.resolve_dataset(dataset)
         metric, flops, params = _table()[self.validate(arch)][task]
-        rank = 1 + sum(1 for v in _sorted(task) if v > metric)
+        ordered = _sorted(task)
+        rank = 1 + len(ordered) - bisect.bisect_right(ordered, metric)  # 1 + how many score higher
         return FinalReport(arch=arch, val_acc=metric, test_acc=None, rank=rank, of=len(_table()),
                            flops_m=flops, params_m=params)
 

@@ -2,6 +2,9 @@
 
 - `flops`, `params`: from the space's `cost` (a table lookup on the benchmarks; a sandboxed
   forward pass for torch-code).
+- `prior`: how typical the architecture is of the source task's best (tools/op_stats.py: the
+  log-probability under their per-position operation frequencies), on spaces with positions
+  and another task to learn from (LAPT's transfer, seed 003, as a number instead of principles).
 - training-free proxies (`naswot`, `synflow`, `jacov`, ...; tools/proxies.py) on the real
   PyTorch network of spaces that can build one (`Networked`), cached on disk.
 
@@ -11,18 +14,34 @@ kinds every candidate has.
 
 from __future__ import annotations
 
+from functools import cache
+
 from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
 from errors import UserError
-from spaces.base import Space
+from spaces.base import Positional, Space, Tabular
+from tools import op_stats
+
+
+@cache
+def _prior_table(space_name: str, source: str) -> dict[str, dict[str, float]]:
+    import spaces
+
+    space = spaces.get(space_name)
+    return op_stats.frequencies(space, [arch for arch, _ in op_stats.top_of(space, source, PRIOR_SAMPLES)])
 
 COST_KINDS = ("flops", "params")
+PRIOR_SAMPLES = 50  # the source task's best architectures the prior is counted from (LAPT: 50)
 
 
-def gather(space: Space, arch: str, dataset: str, kinds: tuple[str, ...], seed: int = 0) -> dict[str, float]:
-    """The requested evidence for `arch` that this space can give (missing kinds are left out)."""
+def gather(space: Space, arch: str, dataset: str, kinds: tuple[str, ...], seed: int = 0,
+           source: str | None = None) -> dict[str, float]:
+    """The requested evidence for `arch` that this space can give (missing kinds are left out).
+    `source` is the dataset of the source task for the `prior` evidence."""
     out: dict[str, float] = {}
+    if "prior" in kinds and source is not None and isinstance(space, Positional) and isinstance(space, Tabular):
+        out["prior"] = op_stats.log_prior(_prior_table(space.name, source), space, arch)
     if any(kind in COST_KINDS for kind in kinds):
         try:
             flops, params = space.cost(arch, dataset)
@@ -30,7 +49,7 @@ def gather(space: Space, arch: str, dataset: str, kinds: tuple[str, ...], seed: 
             flops = params = None
         if flops is not None:
             out.update({k: v for k, v in (("flops", flops), ("params", params)) if k in kinds})
-    proxies = tuple(kind for kind in kinds if kind not in COST_KINDS)
+    proxies = tuple(kind for kind in kinds if kind not in (*COST_KINDS, "prior"))
     if proxies:
         from tools import cell_proxies
 
@@ -41,7 +60,8 @@ def gather(space: Space, arch: str, dataset: str, kinds: tuple[str, ...], seed: 
 class EvidenceArgs(BaseModel):
     arch: str = Field(description="the architecture in the space's notation")
     dataset: str
-    kinds: list[str] = Field(default_factory=lambda: list(COST_KINDS), description="flops, params, naswot, synflow, jacov")
+    kinds: list[str] = Field(default_factory=lambda: list(COST_KINDS),
+                             description="flops, params, prior, naswot, synflow, jacov")
 
 
 def make_tool(space: Space) -> StructuredTool:

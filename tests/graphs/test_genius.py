@@ -145,7 +145,7 @@ def test_edits_designer_and_evidence_critic_end_to_end(tmp_path):
     verdicts = [e.data for e in events(run, "critic") if e.data.get("kind") == "ranked"]
     assert len(verdicts) == 4
     for verdict in verdicts:  # the evidence and the reason are journaled, the chosen one ranked first
-        assert verdict["ranking"][0]["arch"] == verdict["arch"] and "flops" in verdict["evidence"]
+        assert verdict["ranking"][0]["arch"] == verdict["arch"] and "prior" in verdict["evidence"]  # auto on NB201
         assert verdict["pool"] >= 6 and verdict["reason"].startswith("best evidence")
         scores = [r["score"] for r in verdict["ranking"]]
         assert scores == sorted(scores, reverse=True)

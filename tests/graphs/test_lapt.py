@@ -1,4 +1,5 @@
 import pytest
+from errors import UserError
 
 from agents.structured import Asker
 from graphs.remember import open_memory
@@ -90,7 +91,8 @@ def test_transfer_loads_the_source_tasks_principles(tmp_path):
 
 def test_stored_principles_without_a_space_are_translated(tmp_path):
     open_memory(prepare(load_settings())).save_principles("nb201/cifar10", ["3x3 convolutions win"], [])
-    run, result, model = run_lapt(tmp_path, lapt={"transfer_from": "nb201/cifar10", "ablation": "no-adaptation"})
+    run, result, model = run_lapt(tmp_path, dataset="cifar100",
+                                  lapt={"transfer_from": "nb201/cifar10", "ablation": "no-adaptation"})
     assert model.calls == 1 and "Turn these principles" in prompts(model)[0]
     assert ops(result["lapt"]["rounds"][0]["refined"]["allowed"]) == ops(LEARNED)
 
@@ -145,3 +147,14 @@ def test_resume_after_a_crash_gives_the_uninterrupted_result(tmp_path):
     _, clean, model = run_lapt(tmp_path / "clean")
     assert model.calls == 2  # the source principles the crashed run learned were kept in memory
     assert resumed["lapt"]["trajectory"] == clean["lapt"]["trajectory"] and resumed["evaluations"] == 20
+
+
+def test_transferring_from_the_target_task_itself_is_refused_before_the_run_folder(tmp_path):
+    with pytest.raises(UserError, match="target task itself"):
+        start(tmp_path, dataset="cifar10", lapt={"transfer_from": "nb201/cifar10"})
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_default_source_is_never_the_target(tmp_path):
+    settings = prepare(load_settings(runs_dir=tmp_path, graph="lapt", dataset="imagenet16"))
+    assert settings.lapt.resolved(get("nb201"), "imagenet16").transfer_from == "nb201/cifar10"

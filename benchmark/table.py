@@ -1,0 +1,270 @@
+"""The benchmark table, recomputed from the run folders alone.
+
+For every finished run: its evaluations in journal order (events.jsonl), the architecture
+with the best validation score (the first of equals), its test accuracy and rank looked up
+in the space's table once (as the papers report: validation guides the search, the test
+figure is read at the end), the LLM tokens of every answer, and the best-so-far curve.
+Nothing is taken from result.json, so the table cannot disagree with what the runs did.
+
+Rows: (budget, dataset, graph): mean +- std over seeds of the test accuracy (the validation
+metric on TransNAS-Bench-101, which has no test split), mean rank in the space, evaluations,
+tokens, seeds; beside them the paper's figure for that graph and the optimum of the space.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from collections import defaultdict
+from functools import cache
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from benchmark.grid import NOT_APPLICABLE, Grid
+from benchmark.papers import FIGURES, QUOTED_OPTIMUM
+
+
+class RunScore(BaseModel):
+    """One finished run, as recomputed from its folder."""
+
+    run_id: str
+    graph: str
+    space: str
+    dataset: str
+    budget: int
+    seed: int
+    evaluations: int
+    best_arch: str | None
+    best_val: float | None
+    test: float | None          # test accuracy of the best-by-validation architecture (TransNAS: None)
+    rank: int | None
+    tokens: int
+    curve: list[float]          # test (else validation) score of the best-by-validation so far, per evaluation
+    by_source: dict[str, int]   # evaluated architectures by where they came from
+
+
+class Row(BaseModel):
+    budget: int
+    dataset: str
+    graph: str
+    seeds: int
+    score_mean: float | None
+    score_std: float | None
+    rank_mean: float | None
+    evaluations_mean: float
+    tokens_mean: float
+    llm_share: float | None     # share of evaluated architectures that came from the model (llm, edit)
+    paper: str
+    optimum: float
+    not_applicable: str = ""
+
+
+def score_run(run_path: Path) -> RunScore | None:
+    """None while the run is unfinished."""
+    from memory.journal import Journal
+    from settings import Settings
+
+    if not (run_path / "result.json").is_file():
+        return None
+    settings = Settings.model_validate_json((run_path / "config.json").read_text())
+    space = _space(settings.space)
+    best_arch, best_val, curve, tokens, seen, by_source = None, None, [], 0, set(), defaultdict(int)
+    sources = _sources(run_path)
+    for event in Journal(run_path / "events.jsonl").events():
+        if event.kind == "answer":
+            tokens += (event.tokens_in or 0) + (event.tokens_out or 0)
+        if event.kind != "evaluation" or event.data.get("arch") in seen:
+            continue
+        arch, val = event.data["arch"], event.data.get("val_acc")
+        seen.add(arch)
+        by_source[sources.get(arch, "unknown")] += 1
+        if val is not None and (best_val is None or val > best_val):
+            best_arch, best_val = arch, val
+        if best_arch is not None:
+            curve.append(_final(space.name, best_arch, settings.dataset)[0])
+    test, rank = _final(space.name, best_arch, settings.dataset) if best_arch else (None, None)
+    return RunScore(run_id=run_path.name, graph=settings.graph, space=settings.space, dataset=settings.dataset,
+                    budget=settings.budget, seed=settings.seed, evaluations=len(seen), best_arch=best_arch,
+                    best_val=best_val, test=test if space.name != "transnas101" else best_val, rank=rank,
+                    tokens=tokens, curve=curve, by_source=dict(by_source))
+
+
+def _sources(run_path: Path) -> dict[str, str]:
+    """arch -> where it came from, from the Critic's choices (step graphs), LLMatic's offspring
+    and LAPT's rounds; read from the journal, like everything here."""
+    from memory.journal import Journal
+
+    out: dict[str, str] = {}
+    for event in Journal(run_path / "events.jsonl").events():
+        data = event.data
+        if event.kind == "critic" and data.get("accept") and data.get("arch") and data.get("source"):
+            out.setdefault(data["arch"], data["source"])
+        elif event.kind == "offspring" and data.get("arch"):
+            out.setdefault(data["arch"], "random" if data.get("operator") == "init" else "llm")
+    return out
+
+
+@cache
+def _space(name: str):
+    import spaces
+
+    return spaces.get(name)
+
+
+@cache
+def _final(space: str, arch: str, dataset: str) -> tuple[float, int | None]:
+    report = _space(space).final_report(arch, dataset)
+    return _score(report), report.rank
+
+
+def collect(path: Path) -> tuple[list[RunScore], dict[str, str]]:
+    """Every finished run of a grid folder, and the reasons of the cells that cannot run."""
+    scores, not_applicable = [], {}
+    for run_path in sorted((path / "runs").iterdir()) if (path / "runs").is_dir() else []:
+        if (run_path / NOT_APPLICABLE).is_file():
+            not_applicable[run_path.name] = (run_path / NOT_APPLICABLE).read_text().strip()
+            continue
+        score = score_run(run_path)
+        if score is not None:
+            scores.append(score)
+    return scores, not_applicable
+
+
+def rows(grid: Grid, scores: list[RunScore], not_applicable: dict[str, str]) -> list[Row]:
+    groups: dict[tuple, list[RunScore]] = defaultdict(list)
+    for s in scores:
+        groups[(s.budget, s.dataset, s.graph)].append(s)
+    out = []
+    for budget in grid.budgets:
+        for dataset in grid.datasets:
+            optimum = _optimum(grid.space, dataset)
+            for graph in grid.graphs:
+                group = groups.get((budget, dataset, graph), [])
+                values = [s.test for s in group if s.test is not None]
+                ranks = [s.rank for s in group if s.rank is not None]
+                evaluated = sum(sum(s.by_source.values()) for s in group)
+                from_model = sum(s.by_source.get("llm", 0) + s.by_source.get("edit", 0) for s in group)
+                reason = next((r for cid, r in not_applicable.items()
+                               if cid.startswith(f"{graph}-{grid.space}-{dataset}-b{budget}-")), "")
+                out.append(Row(
+                    budget=budget, dataset=dataset, graph=graph, seeds=len(group),
+                    score_mean=statistics.fmean(values) if values else None,
+                    score_std=statistics.pstdev(values) if len(values) > 1 else (0.0 if values else None),
+                    rank_mean=statistics.fmean(ranks) if ranks else None,
+                    evaluations_mean=statistics.fmean([s.evaluations for s in group]) if group else 0.0,
+                    tokens_mean=statistics.fmean([s.tokens for s in group]) if group else 0.0,
+                    llm_share=(from_model / evaluated) if evaluated and graph not in _baselines() else None,
+                    paper=_paper(grid.space, dataset, graph), optimum=optimum, not_applicable=reason))
+    return out
+
+
+def _baselines() -> tuple[str, ...]:
+    import graphs
+
+    return graphs.BASELINES
+
+
+def _paper(space: str, dataset: str, graph: str) -> str:
+    figure = FIGURES.get((space, dataset, graph))
+    if figure is None:
+        return ""
+    value = f"{figure.mean:.2f}" + (f" ± {figure.std:.2f}" if figure.std is not None else "")
+    return f"{value} ({figure.evaluations} evals; {figure.source}" + (f"; {figure.note}" if figure.note else "") + ")"
+
+
+@cache
+def _optimum(space: str, dataset: str) -> float:
+    """The best score in the space's table (every architecture: the tables are small enough)."""
+    s = _space(space)
+    return max(_score(s.final_report(arch, dataset)) for arch in s.all_archs())
+
+
+def _score(report) -> float:
+    return report.test_acc if report.test_acc is not None else report.val_acc
+
+
+HEADER = ["budget", "dataset", "graph", "seeds", "score (mean ± std)", "rank (mean)", "evaluations", "LLM tokens",
+          "from the model", "paper", "optimum"]
+
+
+def _cells(row: Row) -> list[str]:
+    if row.not_applicable and not row.seeds:
+        return [str(row.budget), row.dataset, row.graph, "0", f"n/a: {row.not_applicable}", "", "", "", "", row.paper,
+                f"{row.optimum:.2f}"]
+    score = "-" if row.score_mean is None else f"{row.score_mean:.2f} ± {row.score_std:.2f}"
+    return [str(row.budget), row.dataset, row.graph, str(row.seeds), score,
+            "-" if row.rank_mean is None else f"{row.rank_mean:.0f}", f"{row.evaluations_mean:.1f}",
+            f"{row.tokens_mean:,.0f}", "-" if row.llm_share is None else f"{100 * row.llm_share:.0f}%", row.paper,
+            f"{row.optimum:.2f}"]
+
+
+def markdown(grid: Grid, table: list[Row]) -> str:
+    metric = "validation metric of the best (no test split)" if grid.space == "transnas101" else \
+        "test accuracy of the best-by-validation architecture"
+    lines = [f"# Benchmark {grid.name}: {grid.space}", "",
+             f"Score: {metric}, mean ± std over seeds (population std). Rank: among all architectures of the "
+             "space by that score. From the model: share of evaluated architectures the LLM proposed (whole or "
+             "as an edit). Recomputed from the run folders by benchmark/table.py.", "",
+             "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(_cells(row)) + " |" for row in table]
+    quoted = [f"{d}: {v}" for (s, d), v in QUOTED_OPTIMUM.items() if s == grid.space and d in grid.datasets]
+    if quoted:
+        lines += ["", "The papers quote other optima (" + ", ".join(quoted) + "); ours is the table's."]
+    return "\n".join(lines) + "\n"
+
+
+def csv_text(table: list[Row]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(Row.model_fields))
+    writer.writeheader()
+    for row in table:
+        writer.writerow(row.model_dump())
+    return buffer.getvalue()
+
+
+def plot(path: Path, grid: Grid, scores: list[RunScore]) -> list[str]:
+    """One PNG per (dataset, budget): the best-so-far score per evaluation, mean and std band per graph."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    written = []
+    for budget in grid.budgets:
+        for dataset in grid.datasets:
+            fig, ax = plt.subplots(figsize=(6, 4))
+            for graph in grid.graphs:
+                curves = [s.curve for s in scores if (s.budget, s.dataset, s.graph) == (budget, dataset, graph)
+                          and s.curve]
+                if not curves:
+                    continue
+                length = max(len(c) for c in curves)
+                padded = np.array([c + [c[-1]] * (length - len(c)) for c in curves])
+                x = np.arange(1, length + 1)
+                mean, std = padded.mean(axis=0), padded.std(axis=0)
+                ax.plot(x, mean, label=f"{graph} ({len(curves)})")
+                ax.fill_between(x, mean - std, mean + std, alpha=0.15)
+            ax.set_xlabel("evaluations")
+            ax.set_ylabel("score of the best-by-validation so far")
+            ax.set_title(f"{grid.space} / {dataset}, budget {budget}")
+            ax.legend(fontsize=8)
+            fig.tight_layout()
+            name = f"best_so_far_{dataset}_b{budget}.png"
+            fig.savefig(path / name, dpi=120)
+            plt.close(fig)
+            written.append(name)
+    return written
+
+
+def write(path: Path, grid: Grid) -> list[Row]:
+    scores, not_applicable = collect(path)
+    table = rows(grid, scores, not_applicable)
+    (path / "table.md").write_text(markdown(grid, table))
+    (path / "table.csv").write_text(csv_text(table))
+    (path / "scores.json").write_text(json.dumps([s.model_dump() for s in scores], indent=1))
+    plot(path, grid, scores)
+    return table
