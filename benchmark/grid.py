@@ -75,7 +75,7 @@ def validate(grid: Grid) -> Grid:
     space = spaces.get(grid.space)
     if not isinstance(space, spaces.Tabular):
         raise UserError(f"bench compares on benchmark tables; {grid.space} trains networks (choose one of "
-                        f"{', '.join(n for n, c in spaces.REGISTRY.items() if issubclass(c, spaces.Tabular))})")
+                        f"{', '.join(n for n, c in spaces.REGISTRY.items() if isinstance(c(), spaces.Tabular))})")
     for graph in grid.graphs:
         graphs.get(graph)
     datasets = [space.resolve_dataset(d) for d in grid.datasets]
@@ -109,8 +109,9 @@ def status(path: Path, cell: Cell) -> Literal["done", "not_applicable", "todo"]:
     return "todo"
 
 
-def run_cell(path: str, cell: dict, shared: dict) -> tuple[str, str]:
-    """Run (or resume) one cell to its end in this process; returns (cell id, outcome)."""
+def run_cell(path: str, cell: dict, shared: dict, askers: Callable | None = None) -> tuple[str, str]:
+    """Run (or resume) one cell to its end in this process; returns (cell id, outcome).
+    `askers(settings)` builds the role models instead of the settings' providers (tests)."""
     from graphs.run import execute, prepare
     from memory.runs import RunDir
     from settings import Settings
@@ -119,7 +120,8 @@ def run_cell(path: str, cell: dict, shared: dict) -> tuple[str, str]:
     runs = Path(path) / "runs"
     run_path = runs / cell.id
     if (run_path / "config.json").is_file():
-        execute(RunDir(run_path))
+        run = RunDir(run_path)
+        execute(run, askers(run.settings()) if askers else None)
         return cell.id, "resumed"
     values = {**shared, "graph": cell.graph, "space": cell.space, "dataset": cell.dataset, "budget": cell.budget,
               "seed": cell.seed, "runs_dir": str(runs), "memory_write": False}
@@ -129,7 +131,7 @@ def run_cell(path: str, cell: dict, shared: dict) -> tuple[str, str]:
         run_path.mkdir(parents=True, exist_ok=True)
         (run_path / NOT_APPLICABLE).write_text(str(err) + "\n")
         return cell.id, f"not applicable: {err}"
-    execute(RunDir.create(settings, cell.id))
+    execute(RunDir.create(settings, cell.id), askers(settings) if askers else None)
     return cell.id, "done"
 
 
@@ -142,8 +144,10 @@ def shared_settings(grid: Grid, model_flags: list[str], config: Path | None) -> 
     return base.model_dump(mode="json", exclude={"graph", "space", "dataset", "budget", "seed", "runs_dir"})
 
 
-def run(grid: Grid, root: Path, shared: dict, on_done: Callable[[str, str, int, int], None] | None = None) -> dict:
-    """Run every cell not finished yet; returns {cell id: outcome} for the cells run now."""
+def run(grid: Grid, root: Path, shared: dict, on_done: Callable[[str, str, int, int], None] | None = None,
+        askers: Callable | None = None) -> dict:
+    """Run every cell not finished yet; returns {cell id: outcome} for the cells run now.
+    `askers` (in-process only, jobs=1) replaces the role models, for tests."""
     path = save(grid, root)
     todo = [c for c in grid.cells() if status(path, c) == "todo"]
     outcomes: dict[str, str] = {}
@@ -153,7 +157,7 @@ def run(grid: Grid, root: Path, shared: dict, on_done: Callable[[str, str, int, 
         return _run_ray(grid, path, todo, shared, on_done)
     if grid.jobs == 1:
         for i, cell in enumerate(todo, 1):
-            cid, outcome = run_cell(str(path), cell.model_dump(), shared)
+            cid, outcome = run_cell(str(path), cell.model_dump(), shared, askers)
             outcomes[cid] = outcome
             if on_done:
                 on_done(cid, outcome, i, len(todo))

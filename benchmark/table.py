@@ -251,7 +251,8 @@ def plot(path: Path, grid: Grid, scores: list[RunScore]) -> list[str]:
             ax.set_xlabel("evaluations")
             ax.set_ylabel("score of the best-by-validation so far")
             ax.set_title(f"{grid.space} / {dataset}, budget {budget}")
-            ax.legend(fontsize=8)
+            if ax.lines:
+                ax.legend(fontsize=8)
             fig.tight_layout()
             name = f"best_so_far_{dataset}_b{budget}.png"
             fig.savefig(path / name, dpi=120)

@@ -1,0 +1,111 @@
+import json
+import statistics
+
+import pytest
+
+import tests.tiny_space  # noqa: F401  (the synthetic space "tiny")
+from agents.structured import Asker
+from benchmark import grid as bench_grid
+from benchmark import table as bench_table
+from errors import UserError
+from tests.fakes import Scripted
+
+GRAPHS = ["genius", "random", "rea", "random+flops", "prior"]
+
+
+def designer(settings):
+    """The genius cells' designer: a scripted model that proposes one cell, then talks nonsense."""
+    answer = {"rationale": "big", "architectures": [{"first": "large", "second": "medium", "third": "large"}] * 4}
+    return {"designer": Asker(role="designer", label="scripted", model=Scripted(answers=[answer, "nonsense"]))}
+
+
+def tiny_grid(**overrides):
+    fields = {"name": "t", "graphs": GRAPHS, "space": "tiny", "datasets": ["a", "b"], "budgets": [3], "seeds": 2,
+              **overrides}
+    return bench_grid.validate(bench_grid.Grid(**fields))
+
+
+def test_the_table_is_what_the_run_folders_say(tmp_path):
+    grid = tiny_grid()
+    shared = bench_grid.shared_settings(grid, [], None)
+    outcomes = bench_grid.run(grid, tmp_path, shared, askers=designer)
+    assert len(outcomes) == len(GRAPHS) * 2 * 2 and set(outcomes.values()) == {"done"}
+    rows = bench_table.write(tmp_path / "t", grid)
+    # recomputed here independently, from each run's own result.json
+    results = [json.loads(p.read_text()) for p in (tmp_path / "t" / "runs").glob("*/result.json")]
+    for row in rows:
+        group = [r for r in results if (r["graph"], r["dataset"], r["budget"]) == (row.graph, row.dataset, row.budget)]
+        tests = [r["best"]["test_acc"] for r in group]
+        assert row.seeds == len(group) == 2
+        assert row.score_mean == pytest.approx(statistics.fmean(tests))
+        assert row.score_std == pytest.approx(statistics.pstdev(tests))
+        assert row.rank_mean == pytest.approx(statistics.fmean(r["best"]["rank"] for r in group))
+        assert row.evaluations_mean == pytest.approx(statistics.fmean(r["evaluations"] for r in group))
+        assert row.optimum == 98.0
+    genius = [row for row in rows if row.graph == "genius"]
+    assert all(row.tokens_mean > 0 and row.llm_share is not None for row in genius)
+    assert all(row.llm_share is None and row.tokens_mean == 0 for row in rows if row.graph == "random")
+    text = (tmp_path / "t" / "table.md").read_text()
+    assert "| 3 | a | genius | 2 |" in text and (tmp_path / "t" / "table.csv").read_text().count("\n") == 11
+    assert (tmp_path / "t" / "best_so_far_a_b3.png").stat().st_size > 1000
+    # resumable: a finished cell is never run again
+    assert bench_grid.run(grid, tmp_path, shared, askers=designer) == {}
+
+
+def test_parallel_jobs_give_the_same_runs_as_one(tmp_path):
+    grid = tiny_grid(graphs=["random", "rea", "random+flops"])
+    shared = bench_grid.shared_settings(grid, [], None)
+    bench_grid.run(grid, tmp_path / "one", shared)
+    bench_grid.run(grid.model_copy(update={"jobs": 2}), tmp_path / "two", shared)
+    one = bench_table.write(tmp_path / "one" / "t", grid)
+    two = bench_table.write(tmp_path / "two" / "t", grid)
+    assert [r.model_dump() for r in one] == [r.model_dump() for r in two]
+
+
+def test_an_interrupted_cell_resumes_and_an_impossible_one_says_why(tmp_path):
+    grid = tiny_grid(graphs=["random"], datasets=["a"], seeds=1)
+    shared = bench_grid.shared_settings(grid, [], None)
+    cell = grid.cells()[0]
+    (tmp_path / "t" / "runs").mkdir(parents=True)
+    from graphs.run import prepare
+    from memory.runs import RunDir
+    from settings import Settings
+
+    values = {**shared, **cell.model_dump(), "runs_dir": str(tmp_path / "t" / "runs"), "memory_write": False}
+    RunDir.create(prepare(Settings.model_validate(values)), cell.id)  # created, never run (killed at once)
+    assert bench_grid.run(grid, tmp_path, shared) == {cell.id: "resumed"}
+    assert bench_grid.status(tmp_path / "t", cell) == "done"
+    bad = tiny_grid(graphs=["prior"], datasets=["a"], seeds=1, settings={"lapt": {"transfer_from": "tiny/a"}})
+    outcome = bench_grid.run(bad, tmp_path / "bad", bench_grid.shared_settings(bad, [], None))
+    assert "target task itself" in list(outcome.values())[0]
+    rows = bench_table.write(tmp_path / "bad" / "t", bad)
+    assert rows[0].seeds == 0 and "target task itself" in rows[0].not_applicable
+
+
+def test_names_are_checked_before_anything_runs():
+    with pytest.raises(UserError, match="unknown graph"):
+        tiny_grid(graphs=["nope"])
+    with pytest.raises(UserError, match="unknown dataset"):
+        tiny_grid(datasets=["c"])
+    with pytest.raises(UserError, match="trains networks"):
+        bench_grid.validate(bench_grid.Grid(name="x", graphs=["random"], space="torch-code", datasets=["mnist"],
+                                            budgets=[1]))
+
+
+def test_llm_seeds_cap_only_the_graphs_that_call_a_model():
+    cells = tiny_grid(seeds=4, llm_seeds=2, datasets=["a"]).cells()
+    assert sum(c.graph == "genius" for c in cells) == 2 and sum(c.graph == "random" for c in cells) == 4
+
+
+@pytest.mark.slow
+def test_the_grid_runs_on_ray(tmp_path):
+    ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
+    grid = bench_grid.validate(bench_grid.Grid(name="r", graphs=["random", "random+flops"], space="nb201",
+                                               datasets=["cifar10"], budgets=[3], seeds=2, jobs=2, executor="ray"))
+    try:
+        outcomes = bench_grid.run(grid, tmp_path, bench_grid.shared_settings(grid, [], None))
+    finally:
+        ray.shutdown()
+    assert sorted(outcomes.values()) == ["done"] * 4
+    rows = bench_table.write(tmp_path / "r", grid)
+    assert all(row.seeds == 2 and row.score_mean > 80 for row in rows)
