@@ -20,8 +20,6 @@ from __future__ import annotations
 import ast
 from typing import ClassVar, NamedTuple
 
-from pydantic import BaseModel
-
 from spaces.nas_bench_macro import (ArchCodeError, TableSpace, call_name, call_slots, column_range, integer, net_source,
                                     read_init, torch_blocks)
 from spaces.positional import positions_schema
@@ -140,6 +138,13 @@ class ChannelBenchSpace(TableSpace):
                                     f"{', '.join(map(str, allowed))}")
             ops.append(WIDTHS[allowed.index(widths[position])])
         return self._format(ops)
+
+    # The sentence around code_rules() in LLMatic prompts, for this space ({snippets}: one line per
+    # rule).  agents/mutator.py still wraps every space's rules in NB201's sentence.
+    CODE_RULES_TEMPLATE: ClassVar[str] = (
+        "Rules for this network: only the seven width variables at the top of __init__ change, each to one of "
+        "the values in its comment; the modules stay as they are:\n{snippets}\nKeep the class Net and its "
+        "module names.")
 
     def code_rules(self) -> dict[str, str]:
         """The modules of the code and what a width may be (quoted in LLMatic prompts)."""

@@ -120,8 +120,8 @@ class TableSpace(PositionalSpace):
         return row.flops_m, row.params_m
 
     def final_report(self, arch: str, dataset: str) -> FinalReport:
-        """The same mean accuracy as the search saw, and its rank among all rows (1 = best; ties
-        share the better rank), as GENIUS ranks on these benchmarks."""
+        """The same mean accuracy as the search saw, and its rank by it among all rows, 1 the best,
+        as GENIUS reports (its script breaks ties by table order; here tied rows share the better rank)."""
         self.resolve_dataset(dataset)
         row, accs = self._row(arch), _accs(self.TABLE)
         rank = 1 + len(accs) - bisect.bisect_right(accs, row.acc)
@@ -427,8 +427,16 @@ class NASBenchMacroSpace(TableSpace):
         attrs, env = read_init(text, lambda names: len(names & set(POSITIONS)))
         extra = sorted(a for a in attrs if re.fullmatch(r"layer\d+", a) and a not in POSITIONS)
         if extra:
-            raise ArchCodeError(f"the space has eight searchable layers, layer1 to layer8; {extra[0]} is not one of them")
+            raise ArchCodeError(f"the space has eight searchable layers, layer1 to layer8; {extra[0]} is not one of "
+                                "them")
         return self._format([_layer_op(name, attrs.get(name), env, shape) for name, shape in zip(POSITIONS, LAYERS)])
+
+    # The sentence around code_rules() in LLMatic prompts, for this space ({snippets}: one line per
+    # rule).  agents/mutator.py still wraps every space's rules in NB201's sentence.
+    CODE_RULES_TEMPLATE: ClassVar[str] = (
+        "Rules for this network: each of layer1 to layer8 is exactly one of these modules, with the channels "
+        "and stride the layer has above:\n{snippets}\nKeep the class Net, its stem, head and classifier, and "
+        "the names layer1 to layer8.")
 
     def code_rules(self) -> dict[str, str]:
         return {"identity": "Identity(c_in, c_out, stride=1)  # no operation; at stride 2: 1x1 conv + batch norm",
