@@ -26,9 +26,11 @@ You are the Designer in a neural architecture search. You edit PyTorch code that
 or a cell. Reply with the complete new code in one ```python block and nothing else."""
 
 NB201_RULES = """\
-Rules for this cell: every edge holds exactly one of these modules, or is left out of the sum:
+Rules for this cell: self.e<i>_<j> is the edge from node j to node i; each edge holds exactly one of \
+these modules, or is left out of the sum:
 {snippets}
-Keep the class name, the four nodes x0 to x3 and `return x3`."""
+(conv3x3 and conv1x1 are ReLU, convolution and batch norm; avgpool3x3 is 3x3 average pooling.) \
+Keep the class name, the four nodes x0 to x3 and `return x3`. Answer with the whole class, short."""
 
 # Free-form networks (torch-code): the constraints the sandbox and the trainer enforce, stated
 # up front so that an offspring is not wasted on a refused import or a wrong output shape.

@@ -1,15 +1,32 @@
 """LLMatic (seed 001, sections 3-5, Algorithm 1): LLM mutation and crossover of
 network code, steered by two CVT-MAP-Elites archives (networks, prompts).
 
-    init (10 random networks) -> generation x G -> finish
+    init (random networks) -> generation x G -> finish
 
-A generation plans its whole batch first (operator, parent(s), prompt,
-temperature), deterministically from the archives at its start and the seed;
-then the LLM calls run concurrently (`max_concurrency`) and each offspring is
-evaluated and offered to the archives as soon as its answer arrives.  The
-archives are not checkpointed: they are rebuilt by replaying the recorded
-offspring, and an offspring already journaled is reused on resume, so an
-interrupted generation repeats no LLM call and no evaluation it finished.
+A generation plans its whole batch first (operator, parent(s), prompt, temperature),
+deterministically from the archives at its start and the seed; the LLM calls then run
+concurrently (`max_concurrency`), and their answers are read back as architectures
+(spaces/codeblock.py: fenced or not, cut by max_tokens or not).
+
+Which answers cost an evaluation is the Critic's call (settings.critic):
+- `rules` / `off` (the paper): every new, valid offspring is evaluated.
+- `evidence` / `llm` (default): the offspring join children of REA tournament winners and
+  random samples in one pool, the Critic ranks the pool by evidence that costs no
+  evaluation (tools/evidence.py) and the batch's evaluations go to the best of it.  An
+  offspring ranked out counts, for its prompt, as not added to the archive.  So a model
+  that writes poor code cannot make LLMatic worse than the search it contains.  (On
+  trained spaces evidence costs a sandboxed forward pass per candidate, so only the
+  rules apply there.)
+
+Evaluated children are offered to the archives and credit their prompt (curiosity,
+temperature adaptation, section 4.1).  The archives are not checkpointed: they are rebuilt
+by replaying the recorded offspring.  A generation interrupted by a crash runs again on
+resume and repeats nothing it finished: answers are read back from the journal
+(`Journal.tagged`), evaluations too (graphs/nodes.py: evaluate_arch), and an offspring is
+journaled once.
+
+Budget: generations continue until `budget` architectures are evaluated (the last batch is
+cut to fit), or run exactly `llmatic.generations` when that is set (the paper: 20 x 100).
 """
 
 from __future__ import annotations
@@ -24,8 +41,9 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel
 
 from agents import mutator
+from agents.structured import Usage
 from errors import UserError
-from graphs import nodes
+from graphs import nodes, search
 from graphs.context import RunContext
 from graphs.state import SearchState
 from memory.populations import NetworkPopulation, PromptPopulation
@@ -34,8 +52,11 @@ from settings import Settings
 from spaces.base import Coded, Evaluation, Trained, Trial
 
 NAME = "llmatic"
-Operator = Literal["init", "mutation", "crossover", "random"]
-Outcome = Literal["added", "not_added", "untrainable"]
+# baseline: a candidate of the contained search (REA child, random sample) that won the ranking
+Operator = Literal["init", "mutation", "crossover", "random", "baseline"]
+Outcome = Literal["added", "not_added", "untrainable", "ranked_out"]
+REUSED = "evaluated before; result reused"
+EMPTY_GENERATIONS = 3  # generations in a row without one evaluated offspring before the run stops
 
 
 class Plan(BaseModel):
@@ -67,11 +88,11 @@ class LLMaticState(SearchState):
     generation: int = 0
     offspring: list[Offspring] = []
     generation_stats: list[dict] = []
-    empty_generations: int = 0
+    empty_generations: int = 0  # generations in a row in which no offspring could be evaluated
 
     def extra_result(self, ctx: RunContext) -> dict:
         """Coverage, QD score, cells filled and parse rate per generation; the archive figures."""
-        llm = [c for c in self.offspring if c.operator != "init"]
+        llm = [c for c in self.offspring if c.operator in ("mutation", "crossover", "random")]
         extra = {
             "settings": ctx.settings.llmatic.model_dump(),
             "offspring": len(llm),
@@ -93,12 +114,10 @@ class LLMaticState(SearchState):
 
 STATE = LLMaticState
 REQUIRES: tuple[type, ...] = (Coded,)
-REUSED = "evaluated before; result reused"
-EMPTY_GENERATIONS = 3  # generations in a row without one evaluated offspring before the run stops
 
 
 def roles(settings: Settings) -> list[str]:
-    return ["designer"]
+    return ["designer"] + (["critic"] if settings.critic == "llm" else [])
 
 
 def default_budget(settings: Settings) -> int:
@@ -137,10 +156,14 @@ def next_step(state: LLMaticState, runtime: Runtime[RunContext]) -> str:
 
 def batch_size(state: LLMaticState, settings: Settings) -> int:
     """Offspring this generation: the batch, or what is left of the budget when generations
-    follow the budget (so a run spends exactly `budget` evaluations at most)."""
+    follow the budget (so a run spends `budget` evaluations at most)."""
     if settings.llmatic.generations is not None:
         return settings.llmatic.batch
     return max(1, min(settings.llmatic.batch, settings.budget - state.evaluations))
+
+
+def ranks_by_evidence(ctx: RunContext) -> bool:
+    return ctx.settings.critic in ("evidence", "llm") and not isinstance(ctx.space, Trained)
 
 
 # --- archives, rebuilt from the record -------------------------------------------------------
@@ -195,22 +218,14 @@ def edits(ctx: RunContext) -> tuple[str, ...]:
 
 
 def initialise(state: LLMaticState, runtime: Runtime[RunContext]) -> dict:
-    """Generation 0: random networks fill the archive before the operators start (section 4.1)."""
+    """Generation 0: random networks fill the archive before the operators start (section 4.1);
+    never one the Critic can tell is at chance."""
     ctx = runtime.context
-    rng = random.Random(f"{ctx.settings.seed}:init")
     archives = Archives(ctx, len(edits(ctx)))
-    recorded = _recorded(ctx, 0)
-    archs = [ctx.space.sample_random(rng) for _ in range(ctx.settings.llmatic.initial_for(ctx.settings.budget))]
-    ahead = {index: _train_ahead(ctx, archives, arch) for index, arch in enumerate(archs) if index not in recorded}
-    children = []
-    for index, arch in enumerate(archs):
-        plan = Plan(generation=0, index=index, operator="init")
-        if index in recorded:
-            archives.offer(ctx, recorded[index])
-            children.append(recorded[index])
-        else:
-            result = ahead[index].result() if ahead[index] is not None else None
-            children.append(_evaluate(ctx, state, archives, plan, arch, result))
+    n = ctx.settings.llmatic.initial_for(ctx.settings.budget)
+    drawn = search.random_new(ctx, state, random.Random(f"{ctx.settings.seed}:init"), n, "random")
+    plans = [(Plan(generation=0, index=i, operator="init"), trial.arch) for i, trial in enumerate(drawn)]
+    children = _evaluate_all(ctx, state, archives, plans)
     return _close_generation(state, ctx, archives, children, usage=None)
 
 
@@ -220,10 +235,28 @@ def generation(state: LLMaticState, runtime: Runtime[RunContext]) -> dict:
     archives = Archives.replay(ctx, len(edits(ctx)), state.offspring)
     plans = plan_generation(ctx, state, archives, gen)
     started = time.perf_counter()
-    children, usage = asyncio.run(_breed(ctx, state, archives, plans))
+    answers, usage = asyncio.run(_ask_all(ctx, plans))
     ctx.journal.append(gen, "generation", data={"llm_seconds": round(time.perf_counter() - started, 3),
                                                 "llm_calls": usage.calls})
-    return _close_generation(state, ctx, archives, children, usage)
+    readable, children = [], []
+    for plan, text in answers:
+        try:
+            readable.append((plan, ctx.space.from_code(text)))
+        except UserError as err:
+            children.append(_journal(ctx, _adapt(ctx, state, Offspring(**plan.model_dump(), outcome="untrainable",
+                                                                    detail=str(err)))))
+    chosen, ranked_out, update = _select(ctx, state, archives, readable, gen, len(plans))
+    for plan, arch in ranked_out:
+        children.append(_journal(ctx, _adapt(ctx, state, Offspring(
+            **plan.model_dump(), arch=arch, outcome="ranked_out", status="RANKED_OUT",
+            detail="not evaluated: the Critic ranked other candidates higher"))))
+    children += _evaluate_all(ctx, state, archives, chosen)
+    for child in children:
+        archives.credit(child)
+    result = _close_generation(state, ctx, archives, sorted(children, key=lambda c: c.index), usage)
+    if "critic_usage" in update:  # the critic model's calls (critic=llm), beside the designer's
+        result["usage"] = {**result["usage"], "critic": state.usage.get("critic", Usage()).add(update["critic_usage"])}
+    return result
 
 
 def plan_generation(ctx: RunContext, state: LLMaticState, archives: Archives, gen: int) -> list[Plan]:
@@ -259,41 +292,73 @@ def _plan_mutation(cfg, archives: Archives, rng: random.Random, gen: int, i: int
                 prompt_temperature=own, temperature=min(max(own + jitter, 0.0), 1.0))
 
 
-async def _breed(ctx: RunContext, state: LLMaticState, archives: Archives, plans: list[Plan]):
-    """Ask the LLM for every planned offspring, at most `max_concurrency` at a time, and
-    evaluate/archive each one as its answer arrives."""
-    from agents.structured import Usage
-
+async def _ask_all(ctx: RunContext, plans: list[Plan]) -> tuple[list[tuple[Plan, str]], Usage]:
+    """Every planned offspring's answer, at most `max_concurrency` calls in flight; an answer
+    journaled before an interruption is read back instead of asked again."""
     semaphore = asyncio.Semaphore(ctx.settings.llmatic.max_concurrency)
-    asker, usage, children = ctx.askers["designer"], Usage(), []
+    asker, usage = ctx.askers["designer"], Usage()
 
-    recorded = _recorded(ctx, plans[0].generation) if plans else {}
-
-    async def answer(plan: Plan) -> tuple[Plan, str | Offspring, Usage, dict | None]:
-        if plan.index in recorded:
-            return plan, recorded[plan.index], Usage(), None
+    async def answer(plan: Plan) -> tuple[Plan, str, Usage]:
+        recorded = ctx.journal.tagged("answer", plan.generation, plan.index)
+        if recorded is not None:
+            return plan, recorded.data.get("content", ""), Usage()
         async with semaphore:
             text, spent = await asker.ask_text(
                 _messages(ctx, plan), ctx.journal, plan.generation, temperature=plan.temperature,
                 seed=ctx.settings.seed * 100_003 + plan.generation * 1_000 + plan.index,
                 max_tokens=ctx.settings.llmatic.max_tokens, grammar=mutator.CODE_BLOCK_GBNF,
                 tag={"generation": plan.generation, "index": plan.index, "operator": plan.operator})
-        try:  # a trained space starts training now, while other answers are still being written
-            future = _train_ahead(ctx, archives, ctx.space.from_code(text))
-        except UserError:
-            future = None
-        return plan, text, spent, (await asyncio.wrap_future(future) if future is not None else None)
+        return plan, text, spent
 
-    for next_done in asyncio.as_completed([answer(plan) for plan in plans]):
-        plan, text, spent, trained = await next_done
+    answered = []
+    for done in asyncio.as_completed([answer(plan) for plan in plans]):
+        plan, text, spent = await done
         usage = usage.add(spent)
-        if isinstance(text, Offspring):  # finished before an interruption: replay it
-            archives.offer(ctx, text)
-            archives.credit(text)
-            children.append(text)
-            continue
-        children.append(_from_answer(ctx, state, archives, plan, text, trained))
-    return children, usage
+        answered.append((plan, text))
+    return sorted(answered, key=lambda pair: pair[0].index), usage
+
+
+def _select(ctx: RunContext, state: LLMaticState, archives: Archives, readable: list[tuple[Plan, str]], gen: int,
+            batch: int) -> tuple[list[tuple[Plan, str]], list[tuple[Plan, str]], dict]:
+    """(offspring to evaluate, offspring ranked out, a state update).  The paper evaluates every
+    readable offspring; the evidence Critic fills the batch with the best of the offspring and
+    the contained search's candidates."""
+    if not ranks_by_evidence(ctx):
+        return readable, [], {}
+    rng = nodes.seeded(ctx, gen, "llmatic-pool")
+    pool = [Trial(step=0, arch=arch, source="llm", rationale=f"{plan.operator} (generation {gen})")
+            for plan, arch in readable]
+    probe = state.model_copy(update={"pool": pool})
+    pool += search.rea_child(ctx, probe, rng, ctx.settings.pool_rea, "baseline")
+    probe = state.model_copy(update={"pool": pool})
+    pool += search.random_new(ctx, probe, rng, ctx.settings.pool_random, "baseline")
+    ranked, record, usage = nodes.rank_pool(ctx, state, pool, gen)
+    update = {"critic_usage": usage} if usage is not None else {}
+    winners = {r.arch for r in ranked[:batch]}
+    chosen, ranked_out, taken = [], [], set()
+    for plan, arch in readable:
+        if arch in winners and arch not in taken:
+            chosen.append((plan, arch))
+            taken.add(arch)
+        else:
+            ranked_out.append((plan, arch))
+    extra = [r.arch for r in ranked[:batch] if r.arch not in taken and r.source == "baseline"]
+    next_index = max((plan.index for plan, _ in readable), default=batch - 1) + 1
+    chosen += [(Plan(generation=gen, index=next_index + i, operator="baseline"), arch) for i, arch in enumerate(extra)]
+    ctx.journal.append(gen, "critic", role="critic", data=record)
+    return chosen, ranked_out, update
+
+
+def _evaluate_all(ctx: RunContext, state: LLMaticState, archives: Archives,
+                  chosen: list[tuple[Plan, str]]) -> list[Offspring]:
+    """Evaluate the chosen offspring (trained spaces: all trainings started at once on the
+    executor), offer them to the archive and journal them."""
+    ahead = {plan.index: _train_ahead(ctx, archives, arch) for plan, arch in chosen}
+    children = []
+    for plan, arch in chosen:
+        future = ahead[plan.index]
+        children.append(_evaluate(ctx, state, archives, plan, arch, future.result() if future else None))
+    return children
 
 
 def _messages(ctx: RunContext, plan: Plan):
@@ -304,19 +369,6 @@ def _messages(ctx: RunContext, plan: Plan):
         return mutator.crossover_messages([ctx.space.to_code(p) for p in plan.parents], rules)
     seed_network = ctx.space.to_code(ctx.space.sample_random(random.Random(f"{ctx.settings.seed}:seed-network")))
     return mutator.random_messages(seed_network, rules)
-
-
-def _from_answer(ctx: RunContext, state: LLMaticState, archives: Archives, plan: Plan, text: str,
-                 trained: dict | None = None) -> Offspring:
-    try:
-        arch = ctx.space.from_code(text)
-    except UserError as err:
-        child = Offspring(**plan.model_dump(), outcome="untrainable", detail=str(err))
-        child = _adapt(ctx, state, child)
-        ctx.journal.append(plan.generation, "offspring", data=child.model_dump())
-        archives.credit(child)
-        return child
-    return _evaluate(ctx, state, archives, plan, arch, trained)
 
 
 def _train_ahead(ctx: RunContext, archives: Archives, arch: str):
@@ -330,8 +382,7 @@ def _train_ahead(ctx: RunContext, archives: Archives, arch: str):
 
 def _evaluate(ctx: RunContext, state: LLMaticState, archives: Archives, plan: Plan, arch: str,
               trained: dict | None = None) -> Offspring:
-    """Query the benchmark or take the training's result (`trained`, from the executor), or
-    reuse an earlier evaluation of the same network; archive, credit."""
+    """Evaluate (or reuse an earlier evaluation of the same network), archive, journal."""
     detail, descriptors = "", None
     if arch in archives.evaluated:
         evaluation, detail = archives.evaluated[arch], REUSED
@@ -344,9 +395,13 @@ def _evaluate(ctx: RunContext, state: LLMaticState, archives: Archives, plan: Pl
     child.status = archives.offer(ctx, child)
     child.outcome = "untrainable" if evaluation.val_acc is None else \
         "added" if child.status in ("NEW", "IMPROVE_EXISTING") else "not_added"
-    child = _adapt(ctx, state, child)
-    archives.credit(child)
-    ctx.journal.append(plan.generation, "offspring", data=child.model_dump())
+    return _journal(ctx, _adapt(ctx, state, child))
+
+
+def _journal(ctx: RunContext, child: Offspring) -> Offspring:
+    """Journal an offspring once (a generation re-run on resume finds it there)."""
+    if ctx.journal.tagged("offspring", child.generation, child.index) is None:
+        ctx.journal.append(child.generation, "offspring", data=child.model_dump())
     return child
 
 
@@ -371,12 +426,6 @@ def _best_before(state: LLMaticState) -> float:
     return max((t.val_acc for t in state.evaluated()), default=float("-inf"))
 
 
-def _recorded(ctx: RunContext, generation: int) -> dict[int, Offspring]:
-    """Offspring of this generation already journaled by an interrupted run of its node."""
-    return {event.data["index"]: Offspring.model_validate(event.data) for event in ctx.journal.events()
-            if event.kind == "offspring" and event.data.get("generation") == generation}
-
-
 def _close_generation(state: LLMaticState, ctx: RunContext, archives: Archives, children: list[Offspring],
                       usage) -> dict:
     trials = list(state.trials)
@@ -384,7 +433,7 @@ def _close_generation(state: LLMaticState, ctx: RunContext, archives: Archives, 
     for child in children:
         if child.arch is not None and child.val_acc is not None and child.arch not in seen:
             seen.add(child.arch)
-            source = "random" if child.operator == "init" else "llm"
+            source = {"init": "random", "baseline": "baseline"}.get(child.operator, "llm")
             trials.append(Trial(step=len(trials) + 1, arch=child.arch, source=source,
                                 rationale=f"{child.operator} (generation {child.generation})",
                                 evaluation=Evaluation(arch=child.arch, canonical=ctx.space.canonical(child.arch),
@@ -393,10 +442,13 @@ def _close_generation(state: LLMaticState, ctx: RunContext, archives: Archives, 
     stats = {"generation": gen, **archives.networks.stats(),
              "prompt_archive": archives.prompts.stats(),
              "offspring": len(children), "untrainable": sum(c.outcome == "untrainable" for c in children),
+             "ranked_out": sum(c.outcome == "ranked_out" for c in children),
              "added": sum(c.outcome == "added" for c in children),
              "best_val_acc": max((t.val_acc for t in trials), default=None)}
-    ctx.journal.append(gen, "archive", data=stats)
-    spent = sum(c.arch is not None and c.detail != REUSED for c in children)  # evaluations this generation
+    if not any(e.kind == "archive" and e.step == gen and e.data.get("generation") == gen
+               for e in ctx.journal.events()):  # once, also when the generation runs again on resume
+        ctx.journal.append(gen, "archive", data=stats)
+    spent = sum(c.arch is not None and c.outcome != "ranked_out" and c.detail != REUSED for c in children)
     empty = 0 if spent else state.empty_generations + 1
     update = {"generation": gen, "offspring": state.offspring + children, "trials": trials,
               "evaluations": state.evaluations + spent, "step": len(trials),

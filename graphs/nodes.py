@@ -24,6 +24,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from agents import critic
+from agents.structured import Usage
 from graphs.context import RunContext
 from graphs.state import SearchState
 from memory.journal import dumps
@@ -99,25 +100,35 @@ def _choose(state: SearchState, ctx: RunContext, accepted: list[Trial]) -> tuple
         return ({"trial": first, "journal": {"arch": first.arch, "source": first.source, "accept": True,
                                              "kind": "ok", "reason": "new, and within the constraints."}},
                 accepted[1:], {})
+    ranked, record, usage = rank_pool(ctx, state, accepted, state.step)
+    by_arch = {c.arch: c for c in accepted}
+    chosen = by_arch[ranked[0].arch].model_copy(update={"evidence": ranked[0].evidence})
+    rest = [by_arch[r.arch].model_copy(update={"evidence": r.evidence}) for r in ranked[1:]]
+    update = {"usage": state.add_usage("critic", usage)} if usage is not None else {}
+    return {"trial": chosen, "journal": record}, rest[:POOL_LIMIT], update
+
+
+def rank_pool(ctx: RunContext, state: SearchState, candidates: list[Trial],
+              step: int) -> tuple[list[critic.Ranked], dict, Usage | None]:
+    """Rank candidates by evidence, and let the critic model pick the first when it has one:
+    (ranked, the pick first; the journal record of the decision; the critic model's usage)."""
+    settings = ctx.settings
     source = prior_source(settings, ctx.space)
     kinds = evidence_kinds(settings, source)
     evidence = [evidence_tool.gather(ctx.space, c.arch, settings.dataset, kinds, settings.seed, source)
-                for c in accepted]
-    ranked = critic.rank(accepted, evidence)
-    index, reason, update = 0, _ranking_reason(ranked), {}
+                for c in candidates]
+    ranked = critic.rank(candidates, evidence)
+    index, reason, usage = 0, _ranking_reason(ranked), None
     if settings.critic == "llm":
-        rationales = {c.arch: c.rationale for c in accepted if c.source in ("llm", "edit")}
+        rationales = {c.arch: c.rationale for c in candidates if c.source in ("llm", "edit")}
         index, reason, usage = critic.choose_with_llm(ctx.askers["critic"], ctx.space, settings.dataset, ranked,
-                                                      rationales, state.evaluated(), ctx.journal, state.step)
-        update["usage"] = state.add_usage("critic", usage)
-    by_arch = {c.arch: c for c in accepted}
+                                                      rationales, state.evaluated(), ctx.journal, step)
     pick = ranked[index]
-    chosen = by_arch[pick.arch].model_copy(update={"evidence": pick.evidence})
-    rest = [by_arch[r.arch].model_copy(update={"evidence": r.evidence}) for r in ranked if r.arch != pick.arch]
+    ranked = [pick] + [r for i, r in enumerate(ranked) if i != index]
     record = {"arch": pick.arch, "source": pick.source, "accept": True, "kind": "ranked", "reason": reason,
-              "evidence": pick.evidence, "score": pick.score, "rank": index + 1,
+              "evidence": pick.evidence, "score": pick.score, "rank": index + 1, "kinds": list(kinds),
               "ranking": [r.model_dump() for r in ranked[:10]], "pool": len(ranked)}
-    return {"trial": chosen, "journal": record}, rest[:POOL_LIMIT], update
+    return ranked, record, usage
 
 
 def evidence_kinds(settings: Settings, source: str | None) -> tuple[str, ...]:

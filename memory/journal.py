@@ -45,6 +45,7 @@ class Journal:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._seq = 0
         self._evaluations: dict[str, Event] = {}
+        self._tagged: dict[tuple[str, int, int], Event] = {}
         for event in self.events():
             self._seq += 1
             self._index(event)
@@ -62,6 +63,12 @@ class Journal:
     def _index(self, event: Event) -> None:
         if event.kind == "evaluation" and "arch" in event.data:
             self._evaluations[f"{event.data.get('dataset', '')}|{event.data['arch']}"] = event
+        elif "generation" in event.data and "index" in event.data:  # LLMatic's answers and offspring
+            self._tagged[(event.kind, event.data["generation"], event.data["index"])] = event
+
+    def tagged(self, kind: EventKind, generation: int, index: int) -> Event | None:
+        """The last event of this kind journaled for offspring `index` of `generation`."""
+        return self._tagged.get((kind, generation, index))
 
     def evaluation_of(self, arch: str, dataset: str = "") -> Event | None:
         """The journaled evaluation of `arch` on `dataset` in this run, if any."""

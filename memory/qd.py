@@ -38,12 +38,14 @@ from memory.archive import AddStatus
 
 __all__ = ["CURIOSITY", "NetworkArchive", "Outcome", "PromptArchive", "PromptIndividual", "QDElite"]
 
-Outcome = Literal["added", "not_added", "untrainable"]
+Outcome = Literal["added", "not_added", "untrainable", "ranked_out"]
 
 # Section 4.1: curiosity +1.0 if the offspring was added to the network archive, -0.5 if
 # not, -1.0 if it was untrainable.  Multiples of 0.5 add up exactly in binary floating
 # point, so equal curiosities compare equal and ties are real ties.
-CURIOSITY: dict[str, float] = {"added": 1.0, "not_added": -0.5, "untrainable": -1.0}
+# ranked_out: the evidence Critic did not spend an evaluation on the offspring; for its prompt
+# that is an offspring that did not enter the archive.
+CURIOSITY: dict[str, float] = {"added": 1.0, "not_added": -0.5, "ranked_out": -0.5, "untrainable": -1.0}
 
 # k-means over pyribs' default 100,000 samples takes ~0.8 s per archive (one thread), over
 # 10,000 ~0.05 s, still ~100 samples per cell for 100 cells.  The search rebuilds both

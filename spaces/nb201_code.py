@@ -11,17 +11,26 @@ reason (the search counts it as untrainable).
 from __future__ import annotations
 
 import ast
-import re
 
 from errors import UserError
+from spaces import codeblock
 from spaces.cell import EDGES, format_arch, parse
 
+# The edge modules as the LLM sees them: short helper calls, so a whole cell is ~150 tokens and a
+# small model's answer fits its token budget (the long nn.Sequential form is read back too).
 OPERATION_SNIPPETS = {
-    "nor_conv_3x3": "nn.Sequential(nn.ReLU(), nn.Conv2d(C, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))",
-    "nor_conv_1x1": "nn.Sequential(nn.ReLU(), nn.Conv2d(C, C, 1, bias=False), nn.BatchNorm2d(C))",
-    "avg_pool_3x3": "nn.AvgPool2d(3, stride=1, padding=1)",
+    "nor_conv_3x3": "conv3x3(C)",
+    "nor_conv_1x1": "conv1x1(C)",
+    "avg_pool_3x3": "avgpool3x3()",
     "skip_connect": "nn.Identity()",
 }
+HELPERS = {
+    "conv3x3(C)": "nn.Sequential(nn.ReLU(), nn.Conv2d(C, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))",
+    "conv1x1(C)": "nn.Sequential(nn.ReLU(), nn.Conv2d(C, C, 1, bias=False), nn.BatchNorm2d(C))",
+    "avgpool3x3()": "nn.AvgPool2d(3, stride=1, padding=1)",
+}
+HELPER_OPS = {"conv3x3": "nor_conv_3x3", "conv1x1": "nor_conv_1x1", "avgpool3x3": "avg_pool_3x3",
+              "Identity": "skip_connect"}
 
 # LLMatic's mutation instructions for NB201 (seed 001, appendix A), in our own words: nine edits
 # restricted to the five operations.  The index is the prompt id the prompt archive uses.
@@ -37,12 +46,7 @@ EDITS = (
     "Improve the cell above by removing one operation and adding a skip connection.",
 )
 
-HEADER = '''import torch.nn as nn
-
-
-class Cell(nn.Module):
-    """NAS-Bench-201 cell: node i sums one operation applied to each earlier node."""
-
+HEADER = '''class Cell(nn.Module):
     def __init__(self, C):
         super().__init__()
 '''
@@ -53,38 +57,29 @@ class CellCodeError(UserError):
 
 
 def cell_to_code(arch: str) -> str:
+    """The cell as a compact module: one attribute per edge that is not `none` (self.e<i>_<j>
+    carries node j to node i), and forward summing them into nodes x1, x2, x3."""
     ops = parse(arch)
     edge_op = dict(zip(EDGES, ops))
-    lines = [f"        self.edge_{i}_{j} = {OPERATION_SNIPPETS[op]}" for (j, i), op in edge_op.items() if op != "none"]
-    body = [HEADER + ("\n".join(lines) if lines else "        pass"), "", "    def forward(self, x0):"]
+    lines = [f"        self.e{i}_{j} = {OPERATION_SNIPPETS[op]}" for (j, i), op in edge_op.items() if op != "none"]
+    body = [HEADER + ("\n".join(lines) if lines else "        pass"), "    def forward(self, x0):"]
     for i in (1, 2, 3):
-        terms = [f"self.edge_{i}_{j}(x{j})" for j in range(i) if edge_op[(j, i)] != "none"]
+        terms = [f"self.e{i}_{j}(x{j})" for j in range(i) if edge_op[(j, i)] != "none"]
         body.append(f"        x{i} = " + (" + ".join(terms) if terms else "0 * x0"))
     body.append("        return x3\n")
     return "\n".join(body)
 
 
-_FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.DOTALL)
-
-
 def code_to_cell(source: str) -> str:
-    tree = _parse_module(source)
+    """The cell an answer's code describes (fenced or not, closed or cut short by max_tokens)."""
+    try:
+        tree, _ = codeblock.parse(source)
+    except SyntaxError as err:
+        raise CellCodeError(f"the code does not parse: {err.msg} (line {err.lineno})") from None
     cls = _cell_class(tree)
     modules = _modules(cls)
     forward = _method(cls, "forward")
     return format_arch(_edges(forward, modules))
-
-
-def _parse_module(source: str) -> ast.Module:
-    """The code itself, from a bare module or the first fenced block that parses."""
-    candidates = [block for block in _FENCE.findall(source)] + [source]
-    error = None
-    for candidate in candidates:
-        try:
-            return ast.parse(candidate)
-        except SyntaxError as err:
-            error = err
-    raise CellCodeError(f"the code does not parse: {error.msg} (line {error.lineno})")
 
 
 def _cell_class(tree: ast.Module) -> ast.ClassDef:
@@ -120,8 +115,8 @@ def _modules(cls: ast.ClassDef) -> dict[str, str]:
 def _operation(expr: ast.expr) -> str:
     """The NB201 operation an `nn.*` expression builds, or a reason starting with '!'."""
     name = _call_name(expr)
-    if name == "Identity":
-        return "skip_connect"
+    if name in HELPER_OPS:
+        return HELPER_OPS[name]
     if name == "AvgPool2d":
         kernel = _kernel(expr)
         return "avg_pool_3x3" if kernel == 3 else f"!nn.AvgPool2d with kernel {kernel}"
@@ -188,8 +183,8 @@ def _edges(forward: ast.FunctionDef, modules: dict[str, str]) -> list[str]:
             returned = statement.value
     if len(nodes) != 4:
         raise CellCodeError(f"the cell needs three intermediate nodes, found {len(nodes) - 1}")
-    if not (isinstance(returned, ast.Name) and nodes.get(returned.id) == 3):
-        raise CellCodeError("forward must return the last node")
+    if returned is not None and not (isinstance(returned, ast.Name) and nodes.get(returned.id) == 3):
+        raise CellCodeError("forward must return the last node")  # an answer cut before `return` is read as x3
     return [edge_op.get(edge, "none") for edge in EDGES]
 
 

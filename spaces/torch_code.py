@@ -31,6 +31,7 @@ from typing import ClassVar
 from pydantic import BaseModel, Field
 
 from errors import UserError
+from spaces import codeblock
 from spaces.base import Evaluation, FailureKind, FinalReport, Space
 
 ALLOWED_IMPORTS = ("torch", "torch.nn", "torch.nn.functional", "math", "__future__")
@@ -84,7 +85,6 @@ class Net(nn.Module):
         return x
 '''
 
-_FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.DOTALL)
 ACTIVATIONS = ("relu", "gelu", "silu", "elu")
 MODULE_ACTIVATIONS = ("ReLU", "GELU", "SiLU", "ELU")
 KERNELS = (1, 3, 5)
@@ -95,7 +95,7 @@ VOCABULARY = ("Conv2d", "Linear", "BatchNorm2d", "MaxPool2d", "AvgPool2d", "Adap
 # CPython 3.11's ast module keeps its recursion-depth counter in global state: ast.parse in two
 # threads at once (the search's event loop and an executor thread vetting code) raised
 # "SystemError: AST constructor recursion depth mismatch" here.  Every ast use below takes this lock.
-_AST_LOCK = threading.RLock()
+_AST_LOCK = codeblock.AST_LOCK
 
 
 def _serialised(function):
@@ -122,9 +122,12 @@ class CodeProposal(BaseModel):
 
 
 def extract(text: str) -> str:
-    """The code itself: the first fenced block, else the text."""
-    match = _FENCE.search(text)
-    return (match.group(1) if match else text).strip() + "\n"
+    """The code itself: the first fenced block, an unclosed one (cut by max_tokens), else the text;
+    an answer cut mid-line is read as far as it parses (spaces/codeblock.py)."""
+    try:
+        return codeblock.parse(text)[1].strip() + "\n"
+    except SyntaxError:
+        return codeblock.extract(text)
 
 
 @_serialised

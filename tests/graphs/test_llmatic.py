@@ -35,9 +35,10 @@ def editing_model(**kwargs) -> Scripted:
     return Scripted(answers=[edit], **kwargs)
 
 
-def start(tmp_path, **llmatic_settings):
+def start(tmp_path, critic="rules", **llmatic_settings):
+    """The paper's LLMatic (every readable offspring evaluated) unless another critic is asked for."""
     cfg = {"generations": 2, "batch": 6, "initial": 4, **llmatic_settings}
-    return RunDir.create(prepare(load_settings(runs_dir=tmp_path, graph="llmatic", llmatic=cfg)))
+    return RunDir.create(prepare(load_settings(runs_dir=tmp_path, graph="llmatic", critic=critic, llmatic=cfg)))
 
 
 def designer(model):
@@ -108,7 +109,8 @@ def test_resume_mid_generation_repeats_nothing(tmp_path):
     with pytest.raises(LLMError):
         execute(run, designer(editing_model(fail_on_call=8, crash=RuntimeError)))
     before = offspring(run)
-    assert len(before) == 4 + 5 + 2  # init, generation 1, two of generation 2
+    assert len(before) == 4 + 5  # init, generation 1; generation 2 had two answers when it crashed
+    assert sum(e.kind == "answer" and e.data.get("generation") == 2 for e in run.journal().events()) == 2
     model = editing_model()
     result = execute(RunDir.open(tmp_path, run.id), designer(model))
     after = offspring(run)
@@ -134,6 +136,42 @@ def test_concurrency_overlaps_calls(tmp_path):
     model.answers = [slow]
     execute(start(tmp_path, generations=1, batch=6, max_concurrency=3), designer(model))
     assert overlap.peak == 3
+
+
+def test_the_evidence_critic_fills_each_batch_with_the_best_of_offspring_and_contained_search(tmp_path):
+    run = start(tmp_path, critic="evidence", generations=None, batch=6, initial=4)
+    settings = run.settings().model_copy(update={"budget": 16})
+    run.config_path.write_text(settings.model_dump_json())
+    result = execute(run, designer(editing_model()))
+    assert result["evaluations"] == 16 and result["stop_reason"] == "budget reached"
+    children = offspring(run)
+    evaluated = [c for c in children if c["outcome"] in ("added", "not_added")]
+    assert len({c["arch"] for c in evaluated}) == 16
+    assert {c["operator"] for c in evaluated} <= {"init", "mutation", "crossover", "baseline"}
+    # a generation's critic event holds the ranking it chose from
+    rankings = [e.data for e in run.journal().events() if e.kind == "critic" and e.data.get("kind") == "ranked"]
+    assert len(rankings) == 2 and all(r["pool"] >= 6 and "prior" in r["kinds"] for r in rankings)
+    # offspring the Critic ranked out cost nothing and their prompt hears it
+    ranked_out = [c for c in children if c["outcome"] == "ranked_out"]
+    assert all(c["arch"] and "not evaluated" in c["detail"] for c in ranked_out)
+    assert len(evaluated) + len(ranked_out) + sum(c["outcome"] == "untrainable" for c in children) == len(children)
+
+
+def test_a_model_that_writes_no_code_still_gets_the_contained_search(tmp_path):
+    run = start(tmp_path, critic="evidence", generations=2, batch=4, initial=2)
+    result = execute(run, designer(Scripted(answers=["I would add more layers."])))
+    assert result["evaluations"] == 2 + 2 * 4 and result["llmatic"]["parsed_fraction"] == 0.0
+    assert {c["operator"] for c in offspring(run) if c["outcome"] in ("added", "not_added")} == {"init", "baseline"}
+
+
+def test_the_budget_cuts_the_last_generation(tmp_path):
+    run = RunDir.create(prepare(load_settings(runs_dir=tmp_path, graph="llmatic", budget=9, critic="rules",
+                                              llmatic={"batch": 4})))
+    result = execute(run, designer(editing_model()))
+    assert result["evaluations"] == 9  # 2 random (a fifth of the budget, at least 2), then batches of 4 cut to fit
+    offspring_per_generation = [s["offspring"] for s in result["llmatic"]["per_generation"]]
+    assert offspring_per_generation[:3] == [2, 4, 3]  # a repeat is not an evaluation: more generations may follow
+    assert all(n <= 4 for n in offspring_per_generation)
 
 
 @pytest.mark.slow

@@ -60,7 +60,44 @@ def test_tolerates_llm_style_edits():
     assert code_to_cell(LLM_STYLE) == "|nor_conv_3x3~0|+|avg_pool_3x3~0|skip_connect~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
 
 
-BASE = cell_to_code(SPACE.arch_at(1))
+# The long form (LLMatic's listing, edge modules spelled out as nn.Sequential): still read back.
+BASE = """import torch.nn as nn
+
+
+class Cell(nn.Module):
+    def __init__(self, C):
+        super().__init__()
+        self.edge_1_0 = nn.Sequential(nn.ReLU(), nn.Conv2d(C, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
+        self.edge_2_0 = nn.Sequential(nn.ReLU(), nn.Conv2d(C, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
+        self.edge_2_1 = nn.AvgPool2d(3, stride=1, padding=1)
+        self.edge_3_0 = nn.Identity()
+        self.edge_3_1 = nn.Sequential(nn.ReLU(), nn.Conv2d(C, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
+        self.edge_3_2 = nn.Identity()
+
+    def forward(self, x0):
+        x1 = self.edge_1_0(x0)
+        x2 = self.edge_2_0(x0) + self.edge_2_1(x1)
+        x3 = self.edge_3_0(x0) + self.edge_3_1(x1) + self.edge_3_2(x2)
+        return x3
+"""
+
+
+def test_the_long_form_reads_as_the_compact_one():
+    assert code_to_cell(BASE) == SPACE.arch_at(1) == code_to_cell(cell_to_code(SPACE.arch_at(1)))
+
+
+def test_the_compact_form_is_short():
+    assert len(cell_to_code(format_arch(["nor_conv_3x3"] * 6))) < 450  # characters, about 150 tokens
+
+
+def test_an_answer_cut_by_max_tokens_is_read_from_what_is_there():
+    code = cell_to_code(SPACE.arch_at(1))
+    fenced = "Sure:\n```python\n" + code  # the closing fence never came
+    assert code_to_cell(fenced) == SPACE.arch_at(1)
+    cut = "```python\n" + code.replace("        return x3\n", "")  # cut before return
+    assert code_to_cell(cut) == SPACE.arch_at(1)
+    mid_line = "```python\n" + code.replace("        return x3\n", "        retu")
+    assert code_to_cell(mid_line) == SPACE.arch_at(1)
 
 
 @pytest.mark.parametrize("source,reason", [
