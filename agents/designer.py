@@ -38,7 +38,7 @@ FIRST = """\
 Propose the architecture you expect to reach the highest validation accuracy, with a short rationale."""
 
 FEEDBACK = """\
-With this architecture we measured a validation accuracy of {acc:.2f}%. Taking all the experiments \
+With this architecture we measured a {metric} of {acc:.2f}. Taking all the experiments \
 above into account, recommend a new architecture that beats every architecture tried so far, and \
 explain briefly why it should."""
 
@@ -51,12 +51,16 @@ This architecture could not be trained ({failure}): {detail} Fix the problem or 
 architecture, and explain briefly why it should beat the best so far."""
 
 OTHER = """\
-We also evaluated {architecture} (a mutation of the best cell, not your proposal): {acc:.2f}%."""
+We also evaluated {architecture} (not your proposal: {why}): {acc:.2f}."""
 
 EARLIER = """\
 Earlier experiments not shown below, best first (validation accuracy):
 {lines}"""
 
+# How a result that is not the model's own came about, in the words the model is told.
+SOURCES = {"fallback": "a search step taken when no proposal of yours was usable",
+           "baseline": "the Critic's pick from the search it runs beside you",
+           "random": "a random sample", "rea": "a mutation of a tournament winner", "human": "the user's edit"}
 RATIONALE_CHARS = 300
 WINDOW = 12  # exchanges kept verbatim; older ones are summarised (small models have small contexts)
 
@@ -104,9 +108,10 @@ def conversation(space: SearchSpace, dataset: str, trials: list[Trial], notes: s
                 messages += [_as_answer(space, trial),
                              HumanMessage(FAILED.format(failure=trial.evaluation.failure, detail=detail))]
         elif trial.source == "llm":
-            messages += [_as_answer(space, trial), HumanMessage(FEEDBACK.format(acc=trial.val_acc))]
+            messages += [_as_answer(space, trial), HumanMessage(FEEDBACK.format(metric=space.metric, acc=trial.val_acc))]
         else:  # not the model's words: reported as a result, never put in its mouth
-            _tell(messages, OTHER.format(architecture=json.dumps(space.to_proposal(trial.arch)), acc=trial.val_acc))
+            _tell(messages, OTHER.format(architecture=json.dumps(space.to_proposal(trial.arch)), acc=trial.val_acc,
+                                         why=SOURCES.get(trial.source, trial.source)))
     if trials and not trials[-1].accepted:
         messages += [_as_answer(space, trials[-1]), HumanMessage(REJECTED.format(verdict=trials[-1].verdict))]
     return messages

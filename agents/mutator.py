@@ -25,19 +25,6 @@ SYSTEM = """\
 You are the Designer in a neural architecture search. You edit PyTorch code that defines a network \
 or a cell. Reply with the complete new code in one ```python block and nothing else."""
 
-NB201_RULES = """\
-Rules for this cell: self.e<i>_<j> is the edge from node j to node i; each edge holds exactly one of \
-these modules, or is left out of the sum:
-{snippets}
-(conv3x3 and conv1x1 are ReLU, convolution and batch norm; avgpool3x3 is 3x3 average pooling.) \
-Keep the class name, the four nodes x0 to x3 and `return x3`. Answer with the whole class, short."""
-
-# Free-form networks (torch-code): the constraints the sandbox and the trainer enforce, stated
-# up front so that an offspring is not wasted on a refused import or a wrong output shape.
-CODE_RULES = """\
-Rules: one class `Net(nn.Module)` whose constructor takes no arguments; input a batch of 3x32x32 \
-tensors, output 10 class scores; import only torch, torch.nn, torch.nn.functional and math; no files."""
-
 MUTATE = """\
 ```python
 {code}
@@ -56,13 +43,6 @@ RANDOM = """\
 ```
 {rules}
 Create a network that inherits from nn.Module and performs better than the network above."""
-
-
-def rules_for(snippets: dict[str, str] | None) -> str:
-    """The space's allowed edge modules, quoted in every prompt (the general rules for free-form code)."""
-    if not snippets:
-        return CODE_RULES
-    return NB201_RULES.format(snippets="\n".join(f"- {op}: {code}" for op, code in snippets.items()))
 
 
 def mutation_messages(code: str, instruction: str, rules: str) -> list[BaseMessage]:

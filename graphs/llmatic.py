@@ -362,7 +362,7 @@ def _evaluate_all(ctx: RunContext, state: LLMaticState, archives: Archives,
 
 
 def _messages(ctx: RunContext, plan: Plan):
-    rules = mutator.rules_for(ctx.space.code_rules())
+    rules = ctx.space.code_rules()
     if plan.operator == "mutation":
         return mutator.mutation_messages(ctx.space.to_code(plan.parents[0]), edits(ctx)[plan.prompt_id], rules)
     if plan.operator == "crossover":

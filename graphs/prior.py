@@ -44,6 +44,9 @@ def build(settings: Settings) -> StateGraph:
 def source_task(settings: Settings, space) -> tuple[str, str]:
     """(space, dataset) of the source task."""
     task = settings.lapt.resolved(space, settings.dataset).transfer_from if space.lapt else settings.lapt.transfer_from
+    if task is None and len(space.datasets) == 1:
+        raise UserError(f"the prior baseline transfers from another task of the same space; {space.name} has only "
+                        f"{space.datasets[0]}")
     if task is None:
         raise UserError(f"the prior baseline needs a source task: --transfer-from {space.name}/DATASET")
     name, _, dataset = task.partition("/")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import ast
 from typing import ClassVar, NamedTuple
 
-from spaces.nas_bench_macro import (ArchCodeError, TableSpace, call_name, call_slots, column_range, integer, net_source,
+from spaces.macro import (ArchCodeError, TableSpace, call_name, call_slots, column_range, integer, net_source,
                                     read_init, torch_blocks)
 from spaces.positional import positions_schema
 
@@ -139,14 +139,16 @@ class ChannelBenchSpace(TableSpace):
             ops.append(WIDTHS[allowed.index(widths[position])])
         return self._format(ops)
 
-    # The sentence around code_rules() in LLMatic prompts, for this space ({snippets}: one line per
-    # rule).  agents/mutator.py still wraps every space's rules in NB201's sentence.
+    # The rules quoted in LLMatic prompts ({snippets}: one line per module kind).
     CODE_RULES_TEMPLATE: ClassVar[str] = (
         "Rules for this network: only the seven width variables at the top of __init__ change, each to one of "
         "the values in its comment; the modules stay as they are:\n{snippets}\nKeep the class Net and its "
         "module names.")
 
-    def code_rules(self) -> dict[str, str]:
+    def code_rules(self) -> str:
+        return self.CODE_RULES_TEMPLATE.format(snippets="\n".join(f"- {k}: {v}" for k, v in self.snippets().items()))
+
+    def snippets(self) -> dict[str, str]:
         """The modules of the code and what a width may be (quoted in LLMatic prompts)."""
         rules = {kind: SNIPPETS[kind] for kind in dict.fromkeys(m.kind for m in self.MODULES) if kind != "Linear"}
         rules["widths"] = "each width variable takes one of the four values in its comment; nothing else changes"

@@ -173,8 +173,8 @@ class NB201Space(PositionalSpace):
         """Raises UserError (CellCodeError) with a one-sentence reason when unreadable."""
         return nb201_code.code_to_cell(text)
 
-    def code_rules(self) -> dict[str, str]:
-        return dict(nb201_code.OPERATION_SNIPPETS)
+    def code_rules(self) -> str:
+        return nb201_code.rules(OPS)
 
     def descriptors(self, arch: str, dataset: str) -> tuple[float, float]:
         """(MFLOPs, convolutions on the longest input-to-output path).  LLMatic's code-space

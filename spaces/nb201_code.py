@@ -52,6 +52,19 @@ HEADER = '''class Cell(nn.Module):
 '''
 
 
+# The rules quoted in every LLMatic prompt on this space (spaces/base.py Coded.code_rules).
+RULES = """\
+Rules for this cell: self.e<i>_<j> is the edge from node j to node i; each edge holds exactly one of \
+these modules, or is left out of the sum:
+{snippets}
+(conv3x3 and conv1x1 are ReLU, convolution and batch norm; avgpool3x3 is 3x3 average pooling.) \
+Keep the class name, the four nodes x0 to x3 and `return x3`. Answer with the whole class, short."""
+
+
+def rules(ops) -> str:
+    return RULES.format(snippets="\n".join(f"- {op}: {OPERATION_SNIPPETS[op]}" for op in ops if op != "none"))
+
+
 class CellCodeError(UserError):
     """The code cannot be read as an NB201 cell."""
 

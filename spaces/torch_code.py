@@ -65,6 +65,12 @@ EDITS = (
     "Add a recurrent layer to improve the network above.",
 )
 
+# Free-form networks: the constraints the sandbox and the trainer enforce, stated up front in every
+# LLMatic prompt so that an offspring is not wasted on a refused import or a wrong output shape.
+CODE_RULES = """\
+Rules: one class `Net(nn.Module)` whose constructor takes no arguments; input a batch of 3x32x32 \
+tensors, output 10 class scores; import only torch, torch.nn, torch.nn.functional and math; no files."""
+
 # LLMatic seed network (section 4 and appendix A): a 1x1 convolution from 3 channels to 1,
 # flattened to 1,024 features, a linear layer to the 10 classes; ReLU everywhere, as printed.
 SEED_NETWORK = '''import torch
@@ -315,8 +321,8 @@ class TorchCodeSpace(Space):
     def from_code(self, text: str) -> str:
         return self.validate(text)
 
-    def code_rules(self) -> dict[str, str]:
-        return {}
+    def code_rules(self) -> str:
+        return CODE_RULES
 
     @_serialised
     def encode(self, arch: str) -> list[float]:

@@ -166,8 +166,8 @@ class TransNAS101Space(PositionalSpace):
             raise nb201_code.CellCodeError("average pooling is not an operation of this space")
         return format_arch(ops)
 
-    def code_rules(self) -> dict[str, str]:
-        return {op: code for op, code in nb201_code.OPERATION_SNIPPETS.items() if op in OPS}
+    def code_rules(self) -> str:
+        return nb201_code.rules(OPS)
 
     def descriptors(self, arch: str, dataset: str) -> tuple[float, float]:
         """(MFLOPs, convolutions on the longest path), as on NB201."""

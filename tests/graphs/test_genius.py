@@ -42,7 +42,7 @@ def test_genius_end_to_end(tmp_path):
     # the feedback loop: the second prompt shows the first proposal and its measured accuracy
     second_prompt = model.seen[1]
     first_acc = states[-1].trials[0].val_acc
-    assert f"{first_acc:.2f}%" in second_prompt[-1].content
+    assert f"{first_acc:.2f}" in second_prompt[-1].content
     kinds = {e.kind for e in run.journal().events()}
     assert {"run", "prompt", "answer", "critic", "tool_call", "evaluation", "archive", "result"} <= kinds
 

@@ -3,7 +3,7 @@ import pytest
 from errors import UserError
 from spaces import REGISTRY, Coded, Networked, Positional, Tabular, get
 from spaces.channel_bench import WIDTHS
-from spaces.nas_bench_macro import ArchCodeError
+from spaces.macro import ArchCodeError
 from tests.spaces.test_nas_bench_macro import (GRAPH_RUNS, check_neighbours_and_mutations, check_networks,
                                               check_prior_refused, run_graph, sample)
 
@@ -88,7 +88,8 @@ def test_code_is_read_through_variables_numbers_and_arithmetic():
     assert RESNET.from_code(code.replace("block2_inner = 256", "block2_inner = 2 * 96")) == "4334424"
     assert RESNET.from_code(code.replace("ResBlock(stage1_width, block1_inner, stage1_width)",
                                          "ResBlock(c_in=stage1_width, c_out=stage1_width, c_mid=64)")) == "4144424"
-    assert set(MOBILENET.code_rules()) == {"ConvBNReLU", "InvertedResidual", "widths"}
+    assert set(MOBILENET.snippets()) == {"ConvBNReLU", "InvertedResidual", "widths"}
+    assert "seven width variables" in MOBILENET.code_rules()
 
 
 def test_code_that_is_not_a_network_of_the_space_is_refused_in_one_sentence():

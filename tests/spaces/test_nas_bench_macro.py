@@ -12,7 +12,7 @@ from graphs.run import execute, prepare
 from memory.runs import RunDir
 from settings import load_settings
 from spaces import REGISTRY, Coded, Networked, Positional, Tabular, get
-from spaces.nas_bench_macro import ArchCodeError
+from spaces.macro import ArchCodeError
 from spaces.nb201 import DATA
 from tests.fakes import Scripted
 
@@ -129,7 +129,8 @@ def test_code_is_read_leniently_where_the_meaning_is_certain():
     helper = "class MBConv(nn.Module):\n    def __init__(self, a, b):\n        self.x = a\n\n"
     assert SPACE.from_code(helper + code.replace("MBConv(128, 128, stride=1, expansion=3, kernel=3)",
                                                  "InvertedResidual(128, 128, 1, 3, 3)")) == "22212202"
-    assert set(SPACE.code_rules()) == set(SPACE.positions()["layer1"])
+    assert set(SPACE.snippets()) == set(SPACE.positions()["layer1"])
+    assert "layer1 to layer8" in SPACE.code_rules() and "MBConv" in SPACE.code_rules()
 
 
 def test_descriptors_lie_in_their_ranges():
@@ -257,7 +258,7 @@ def run_graph(tmp_path, space_name: str, label: str) -> dict:
 
 def check_prior_refused(tmp_path, space_name: str) -> None:
     """A one-task space has no source task: prepare refuses before the run folder is made."""
-    with pytest.raises(UserError, match="source task") as err:
+    with pytest.raises(UserError, match="another task") as err:
         prepare(load_settings(runs_dir=tmp_path, space=space_name, graph="prior", budget=3))
     assert "\n" not in str(err.value) and not any(tmp_path.iterdir())
 
