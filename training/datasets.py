@@ -14,6 +14,9 @@ sandboxed child reads (training/trainer.py).
   blown up 4x) because these are real 28x28 MNIST images; no package in the registry
   lists was found to ship Fashion-MNIST or CIFAR arrays.  3,500 / 500 / 1,000 images.
 - `digits`: scikit-learn's 8x8 digits, upsampled 4x (nearest): 1,297 / 200 / 300.
+
+The sandboxed child reads `without_held_out_labels(path)`, a copy without the validation and
+test labels: a candidate cannot score itself (training/sandbox.py scores its predictions).
 """
 
 from __future__ import annotations
@@ -59,10 +62,37 @@ def materialise(name: str, folder: Path, cifar10: Path | None = None) -> Path:
         train = splits["x_train"].astype(np.float32) / 255.0
         mean, std = train.mean(axis=(0, 2, 3)), train.std(axis=(0, 2, 3)) + 1e-6
         folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{name}.", suffix=".partial", delete=False) as tmp:
-            np.savez(tmp, mean=mean, std=std, **splits)  # a file object: savez adds no suffix
-        os.replace(tmp.name, path)
+        _write_npz(path, {"mean": mean, "std": std, **splits})
     return path
+
+
+def without_held_out_labels(path: Path) -> Path:
+    """`<name>.inputs.npz` beside `path`: everything but the validation and test labels (written
+    once, then reused; safe for threads and processes as `materialise` is)."""
+    import numpy as np
+
+    view = path.with_name(path.stem + ".inputs.npz")
+    with _WRITING:
+        if view.exists():
+            return view
+        with np.load(path) as arrays:
+            _write_npz(view, {key: arrays[key] for key in arrays.files if key not in HELD_OUT_LABELS})
+    return view
+
+
+HELD_OUT_LABELS = ("y_val", "y_test")
+
+
+def _write_npz(path: Path, arrays: dict) -> None:
+    """Write to a uniquely named temporary file beside `path`, then rename (atomic): readers see
+    no file or a whole one, and concurrent writers (threads of one process included: a pid-named
+    temporary file was shared by them once, issue 16) never share a temporary name."""
+    import numpy as np
+
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".partial",
+                                     delete=False) as tmp:
+        np.savez(tmp, **arrays)  # a file object: savez adds no suffix
+    os.replace(tmp.name, path)
 
 
 _WRITING = threading.Lock()

@@ -50,6 +50,7 @@ class TrainReport(BaseModel):
     train_seconds: float | None = None
     sandbox_seconds: float | None = None  # spawn to exit, as the parent saw it
     device: str | None = None
+    confinement: str = ""  # the kernel's guards the sandbox installed (training/sandbox.py)
     key: str = ""
 
 
@@ -110,7 +111,8 @@ def train_here(code: str, canonical: str, dataset: str = "mnist", seed: int = 0,
     data = datasets.materialise(dataset, Path(data_dir or (Path(workdir or DEFAULT_WORKDIR).parent / ".datasets")),
                                 settings.cifar10).resolve()  # the child runs in its sandbox folder
     job = sandbox.TrainJob(code=code, data=data, classes=datasets.CLASSES[dataset], epochs=settings.epochs,
-                           batch_size=settings.batch_size, lr=settings.lr, momentum=settings.momentum, seed=seed,
+                           batch_size=settings.batch_size, optimizer=settings.optimizer, lr=settings.lr,
+                           momentum=settings.momentum, weight_decay=settings.weight_decay, seed=seed,
                            train_subset=settings.train_subset, val_subset=settings.eval_subset,
                            test_subset=settings.eval_subset, threads=threads or os.cpu_count() or 1,
                            cpu_seconds=settings.cpu_seconds, memory_mb=settings.memory_mb, gpu=gpu)
@@ -141,4 +143,4 @@ def to_report(result, code: str, canonical: str, dataset: str, epochs: int, key:
                        width=result.width, depth=result.depth, descriptors=descriptors, failure=result.failure,
                        detail=result.detail, epochs=epochs, images_per_second=result.images_per_second,
                        train_seconds=result.train_seconds, sandbox_seconds=result.wall_seconds,
-                       device=result.device, key=key)
+                       device=result.device, confinement=result.confinement, key=key)

@@ -4,35 +4,70 @@
 
     python -I training/trainer.py folder/job.json
 
-in its own process group, with `folder` (inside the run folder) as working directory
-and an environment holding no API keys.  Every way it can end is a typed
-`SandboxResult` (`failure` from spaces.base.FailureKind), never an exception here.
+in its own process group, with `folder` (inside the run folder) as working directory and an
+environment holding no API keys.  Every way it can end is a typed `SandboxResult` (`failure`
+from spaces.base.FailureKind), never an exception here.  tests/training/test_hostile.py runs
+a catalogue of hostile candidates (tests/training/hostile/) that pass the static check.
 
 What is covered:
+- the metric: the child gets the training split and the held-out *images* only
+  (datasets.without_held_out_labels); it answers predicted classes and this process scores
+  them.  A candidate that patches the scoring, reads the trainer's memory or forges
+  result.json has no labels to cheat with.
+- the kernel's guards, installed first thing in the child (while it has one thread, so every
+  thread and child it makes inherits them), where the kernel has them:
+  - Landlock (Linux >= 5.13): writes only under `folder`; reads only the Python installation,
+    system libraries (/usr, /lib), /sys, the child's own /proc entry and the label-free data
+    (not /etc, /home, /root, /tmp, the project folder, other processes); executing any file
+    is refused; from ABI 4 (Linux 6.7) TCP connect/bind; from ABI 6 (6.12) signals to, and
+    abstract sockets of, processes outside the sandbox.  This holds for native code too
+    (torch's own file writers, which the audit hook does not see).
+  - a network namespace with no interface, when the child may make one (root).
+  `SandboxResult.confinement` says what was installed; without them only the audit hook
+  and the limits below remain (the candidate still runs).
 - wall clock: `wall_seconds`, then the whole process group is killed (SIGKILL), so
-  threads or children of the candidate die with it -> `timeout`;
-- CPU time: RLIMIT_CPU in the child -> SIGXCPU -> `timeout`;
+  threads or children of the candidate die with it -> `timeout`; the group is killed after
+  a normal exit too, so nothing the candidate started outlives it;
+- CPU time: RLIMIT_CPU -> SIGXCPU, or SIGKILL at the hard limit when the candidate ignores
+  SIGXCPU (told apart by the child's CPU time) -> `timeout`;
 - memory: RLIMIT_AS in the child, on top of what torch and the data already mapped ->
   MemoryError / allocator failure -> `oom` (a SIGKILL we did not send, the kernel's OOM
   killer, is reported as `oom` too);
+- file size: RLIMIT_FSIZE (`file_mb`), a write past it fails -> `refused`;
 - an audit hook (PEP 578, `sys.addaudithook`) installed before the candidate's code is
   executed refuses socket operations, process creation (subprocess, os.system, exec*,
-  spawn*, fork, kill), ctypes library loading, and opening files for writing (or
-  removing/renaming them) outside `folder` and the job's own files (job.json, result.json,
-  so the candidate cannot forge its result); a refusal is recorded even when the
-  candidate catches it -> `refused`.  HOME and TMPDIR point into `folder`.
-- the rest of the file system stays readable, and the GPU (if any) is the one the
-  executor assigned (CUDA_VISIBLE_DEVICES).
+  spawn*, fork, kill), ctypes library loading, the ways to the interpreter's frames and
+  object graph (`gi_frame`/`tb_frame`/..., sys._getframe, settrace, gc.get_referrers...),
+  and opening files for writing (or removing/renaming them) outside `folder` and the job's
+  own files; a refusal is recorded even when the candidate catches it -> `refused`.  Errors of the kernel's guards (EACCES,
+  ENETUNREACH, EFBIG) -> `refused` too.  HOME and TMPDIR point into `folder`.
+- the child ends with os._exit after writing its result: threads it started (daemon or not)
+  and its atexit handlers do not run on.
 
-What is not covered (say so to users): an audit hook is not a security boundary.  Code
-that reaches already-loaded native code (ctypes loaded by torch, `torch.ops`, numpy's
-file writers that bypass `open`, an `os` module imported by torch and reached through
-object graphs) can get around it; importing modules is not refused at run time (torch
-imports lazily), only their dangerous operations.  Static
-validation (spaces/torch_code.py: `ast` parse, import allow-list, forbidden names)
-refuses such code before it runs; the two together stop mistakes and casual abuse of a
-language model's output, not a determined attacker.  For untrusted users run the
-search in a container or VM without network.
+What is not covered (say so to users):
+- An audit hook is not a security boundary: the candidate shares its interpreter.  Modules
+  torch imported are reachable by attribute (`torch._guards.threading._os`), so it can
+  patch what the hook relies on (tests/training/hostile/subvert_hook.py fools its path
+  check), call native code the hook never sees, forge result.json or exit early; only the
+  kernel's guards and the parent-side scoring hold against that.  Static validation
+  (spaces/torch_code.py) refuses the known ways in before anything runs.
+- The cost the child reports (FLOPs, parameters, width, depth) is measured in the
+  candidate's process: a candidate can misreport it (e.g. a forward that does less at
+  batch size 1, or `parameters()` overridden).  Accuracy cannot be faked this way.
+- Reading: without Landlock the candidate can read any file the user can (and put it into
+  the failure detail the Designer sees); with it, only what is listed above, which holds
+  no secrets unless the user put some in the Python installation.
+- Without a network namespace: UDP and raw sockets from native code (the audit hook sees
+  Python's sockets only; Landlock covers TCP only).  No torch API was found that opens them.
+- Processes: Linux offers no per-sandbox process count (RLIMIT_NPROC counts all of the
+  user's processes, and root ignores it); a process created by native code and moved to
+  another session would escape the group kill.  Python's fork/spawn are refused, and
+  nothing can be executed under Landlock.
+- Disk: the sandbox folder itself can be filled with many files of up to `file_mb` each;
+  CPU caches, timing and the GPU (the one the executor assigned, CUDA_VISIBLE_DEVICES) are
+  shared with the machine.
+- Without Landlock (another OS, an older kernel, or when it fails) none of the kernel's
+  guards hold.  For untrusted users run the search in a container or VM without network.
 """
 
 from __future__ import annotations
@@ -48,6 +83,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from spaces.base import FailureKind
+from training import datasets
 
 TRAINER = Path(__file__).resolve().parent / "trainer.py"
 ENV_KEPT = ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
@@ -62,8 +98,10 @@ class TrainJob(BaseModel):
     classes: int = 10
     epochs: int = 1
     batch_size: int = 64
+    optimizer: str = "sgd"
     lr: float = 0.001
     momentum: float = 0.9
+    weight_decay: float = 0.0
     seed: int = 0
     train_subset: int | None = None
     val_subset: int | None = None
@@ -74,6 +112,7 @@ class TrainJob(BaseModel):
     channels_last: bool = True
     cpu_seconds: int | None = None
     memory_mb: int | None = None
+    file_mb: int | None = 64  # the largest file the child may write (RLIMIT_FSIZE)
 
 
 class SandboxResult(BaseModel):
@@ -92,30 +131,51 @@ class SandboxResult(BaseModel):
     channels_last: bool | None = None
     child_seconds: float | None = None  # inside the child, from reading the job to the result
     wall_seconds: float = 0.0           # from spawn to exit, as the parent saw it
+    val_predicted: list[int] | None = None   # the child's answers, scored here and then dropped
+    test_predicted: list[int] | None = None
+    cpu_seconds: float | None = None    # the child's user + system time
+    confinement: str = ""               # the kernel's guards the child installed (see above)
 
 
 def run(job: TrainJob, folder: Path, wall_seconds: float = 600.0) -> SandboxResult:
+    """Train `job` in a child confined to `folder`; `job.data` is the whole dataset, of which
+    the child sees all but the held-out labels."""
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     result_path = folder / "result.json"
     result_path.unlink(missing_ok=True)
     job_path = folder / "job.json"
-    job_path.write_text(json.dumps({**job.model_dump(mode="json"), "sandbox": str(folder),
+    inputs = datasets.without_held_out_labels(Path(job.data).resolve())
+    job_path.write_text(json.dumps({**job.model_dump(mode="json"), "data": str(inputs), "sandbox": str(folder),
                                     "result": str(result_path), "protected": [str(result_path), str(job_path)]}))
     started = time.perf_counter()
     with open(folder / "stdout.txt", "wb") as out, open(folder / "stderr.txt", "wb") as err:
         child = subprocess.Popen([sys.executable, "-I", str(TRAINER), str(job_path)], cwd=folder,
                                  stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=_env(job, folder),
                                  start_new_session=True)
-        timed_out = False
-        try:
-            child.wait(timeout=wall_seconds)
-        except subprocess.TimeoutExpired:
+        timed_out, cpu = _wait(child, wall_seconds)
+    _kill_group(child.pid)  # whatever the candidate started and left behind in the group
+    result = _result(child.returncode, timed_out, cpu, job.cpu_seconds, result_path, folder, wall_seconds)
+    return _scored(result, job).model_copy(update={"wall_seconds": round(time.perf_counter() - started, 4),
+                                                   "cpu_seconds": round(cpu, 3)})
+
+
+def _wait(child: subprocess.Popen, wall_seconds: float) -> tuple[bool, float]:
+    """Wait for the child (SIGKILL to its group at the wall-clock limit); (timed out, its CPU
+    seconds).  os.wait4, not Popen.wait: the CPU time tells a CPU-limit kill from the OOM killer."""
+    deadline, pause = time.monotonic() + wall_seconds, 0.005
+    timed_out = False
+    while True:
+        pid, status, usage = os.wait4(child.pid, 0 if timed_out else os.WNOHANG)
+        if pid:
+            child.returncode = os.waitstatus_to_exitcode(status)
+            return timed_out, usage.ru_utime + usage.ru_stime
+        if time.monotonic() >= deadline:
             timed_out = True
-            _kill_group(child)
-    elapsed = round(time.perf_counter() - started, 4)
-    return _result(child.returncode, timed_out, result_path, folder, wall_seconds).model_copy(
-        update={"wall_seconds": elapsed})
+            _kill_group(child.pid)
+        else:
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
 
 def _env(job: TrainJob, folder: Path) -> dict[str, str]:
@@ -130,26 +190,45 @@ def _env(job: TrainJob, folder: Path) -> dict[str, str]:
     return env
 
 
-def _kill_group(child: subprocess.Popen) -> None:
+def _kill_group(pgid: int) -> None:
     try:
-        os.killpg(child.pid, signal.SIGKILL)
-    except ProcessLookupError:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):  # nobody left (a zombie leader counts as nobody)
         pass
-    child.wait()
 
 
-def _result(returncode: int, timed_out: bool, result_path: Path, folder: Path, wall_seconds: float) -> SandboxResult:
+def _result(returncode: int, timed_out: bool, cpu: float, cpu_limit: int | None, result_path: Path, folder: Path,
+            wall_seconds: float) -> SandboxResult:
     if timed_out:
         return SandboxResult(failure="timeout", detail=f"killed after the wall-clock limit of {wall_seconds:g} s")
-    if returncode == -signal.SIGXCPU:
+    if returncode == -signal.SIGXCPU or (returncode == -signal.SIGKILL and cpu_limit and cpu >= cpu_limit):
         return SandboxResult(failure="timeout", detail="killed at the CPU-time limit")
     if returncode == -signal.SIGKILL:
         return SandboxResult(failure="oom", detail="killed by SIGKILL (the kernel's out-of-memory killer)")
-    if result_path.exists():
+    if returncode == 0 and result_path.exists():
         try:
             return SandboxResult.model_validate_json(result_path.read_text())
         except ValueError:
             pass
     tail = (folder / "stderr.txt").read_text(errors="replace").strip().splitlines()[-1:] or [""]
-    return SandboxResult(failure="crashed", detail=f"the child exited with code {returncode} and no result: "
-                                                   f"{tail[0][:300]}")
+    how = f"was killed by {signal.Signals(-returncode).name}" if returncode < 0 else f"exited with code {returncode}"
+    return SandboxResult(failure="crashed", detail=f"the child {how} and no result: {tail[0][:300]}")
+
+
+def _scored(result: SandboxResult, job: TrainJob) -> SandboxResult:
+    """Validation and test accuracy of the child's predictions, against the labels only this
+    process has; predictions of the wrong length (a forged result) are a crash."""
+    if result.failure is not None:
+        return result.model_copy(update={"val_predicted": None, "test_predicted": None})
+    import numpy as np
+
+    scores = {}
+    with np.load(job.data) as arrays:
+        for split, limit in (("val", job.val_subset), ("test", job.test_subset)):
+            labels = arrays[f"y_{split}"][:limit] if limit else arrays[f"y_{split}"]
+            predicted = np.asarray(getattr(result, f"{split}_predicted") or [], dtype=np.int64)
+            if predicted.shape != labels.shape:
+                return SandboxResult(failure="crashed", detail=f"the child answered {predicted.size} {split} "
+                                                               f"predictions for {labels.size} images")
+            scores[f"{split}_acc"] = 100.0 * float((predicted == labels).mean()) if labels.size else 0.0
+    return result.model_copy(update={**scores, "val_predicted": None, "test_predicted": None})

@@ -8,13 +8,21 @@ runs in isolated mode (`-I`: no PYTHONPATH, no user site, no script folder on
 sys.path) and never imports the project.  `count_forward` is also what
 `tools/count_flops.measure` uses in the parent, so FLOPs mean one thing everywhere.
 
-The guards (resource limits, audit hook) are installed here, after torch and the data
-are loaded and before the candidate's code is executed; what they cover is in
-training/sandbox.py.
+The guards are installed here: the kernel's (a network namespace, Landlock) first thing,
+while the process still has one thread, so every thread torch starts later inherits them;
+resource limits and the audit hook after torch and the data are loaded and before the
+candidate's code is executed.  What they cover is in training/sandbox.py.
+
+The child never sees the held-out labels: it gets the training split and the validation
+and test *images* (training/datasets.py:without_held_out_labels) and answers predicted
+classes, which training/sandbox.py scores.  A candidate that patches the scoring code or
+forges the result file has nothing to score itself against.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import os
 import resource
@@ -25,8 +33,19 @@ import time
 REFUSED_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
                   "os.forkpty", "os.kill", "os.killpg", "pty.spawn", "ctypes.dlopen", "ctypes.dlsym",
                   "os.chdir", "os.chmod", "os.chown", "shutil.rmtree")
+# The interpreter's frames lead to the trainer's locals and every module's globals (the record of
+# refusals, `os`): refuse the ways to a first frame (the attributes raise `object.__getattr__`)
+# and to the object graph.  torch's training path uses none of them.
+FRAME_ATTRIBUTES = ("gi_frame", "cr_frame", "ag_frame", "tb_frame")
+INTROSPECTION_EVENTS = ("sys._getframe", "sys._current_frames", "sys.settrace", "sys.setprofile",
+                        "gc.get_objects", "gc.get_referrers", "gc.get_referents")
 PATH_EVENTS = ("os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.truncate", "os.symlink", "os.link")
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+# Errors of the kernel's guards (Landlock: EACCES; no network in the namespace: ENETUNREACH) and of
+# the file-size limit, as they reach Python, raised by native code the audit hook cannot see.
+SANDBOX_ERRNOS = {errno.EACCES: "permission denied", errno.EPERM: "operation not permitted",
+                  errno.ENETUNREACH: "no network", errno.EFBIG: "file-size limit"}
+SANDBOX_MESSAGES = ("Permission denied", "Operation not permitted", "Network is unreachable", "File too large")
 
 
 class SandboxViolation(PermissionError):
@@ -42,15 +61,16 @@ class Failure(Exception):
 
 
 def install_guard(sandbox: str, protected: tuple[str, ...], violations: list[str]) -> None:
-    """Refuse network, process creation, foreign libraries and writes outside `sandbox`
-    (and to the `protected` files inside it, e.g. the result).  Refusals are recorded in
+    """Refuse network, process creation, foreign libraries, frame introspection and writes
+    outside `sandbox` (and to the `protected` files inside it, e.g. the result).  Refusals are recorded in
     `violations` so a candidate that swallows the exception is still reported."""
-    root = os.path.realpath(sandbox)
+    realpath = os.path.realpath  # bound now: a candidate that patches os.path later does not change it
+    root = realpath(sandbox)
 
     def outside(path) -> bool:
         if isinstance(path, int):  # an already-open descriptor: it was opened before the guard
             return False
-        real = os.path.realpath(os.fsdecode(path))
+        real = realpath(os.fsdecode(path))
         return real in protected or not (real == root or real.startswith(root + os.sep))
 
     def refuse(what: str) -> None:
@@ -60,8 +80,10 @@ def install_guard(sandbox: str, protected: tuple[str, ...], violations: list[str
     def hook(event: str, args: tuple) -> None:
         if event.startswith("socket."):
             refuse(event)
-        elif event in REFUSED_EVENTS:
+        elif event in REFUSED_EVENTS or event in INTROSPECTION_EVENTS:
             refuse(event)
+        elif event == "object.__getattr__" and args[1] in FRAME_ATTRIBUTES:
+            refuse(f"reading .{args[1]} (the interpreter's frames)")
         elif event == "open":
             path, mode, flags = args
             writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or \
@@ -74,15 +96,113 @@ def install_guard(sandbox: str, protected: tuple[str, ...], violations: list[str
     sys.addaudithook(hook)
 
 
-def limit_resources(cpu_seconds: int | None, memory_mb: int | None) -> None:
+def limit_resources(cpu_seconds: int | None, memory_mb: int | None, file_mb: int | None = None) -> None:
     """CPU time for the whole child; address space for what the candidate adds on top of
-    what torch and the data already mapped (torch alone maps a few GB of address space)."""
+    what torch and the data already mapped (torch alone maps a few GB of address space);
+    the size of any one file it writes (Python ignores SIGXFSZ, so a write past it fails
+    with EFBIG instead of killing the child)."""
     if cpu_seconds:
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 5))
     if memory_mb:
         current = _vm_size_bytes()
         limit = current + memory_mb * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    if file_mb:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_mb * 2**20, file_mb * 2**20))
+
+
+# --- the kernel's guards (Linux), installed while the child still has one thread -----------------
+
+CLONE_NEWNET, PR_SET_NO_NEW_PRIVS = 0x40000000, 38
+# The Landlock system calls have these numbers on every architecture (but alpha).
+LANDLOCK_CREATE_RULESET, LANDLOCK_ADD_RULE, LANDLOCK_RESTRICT_SELF = 444, 445, 446
+# Access rights (linux/landlock.h) by the ABI version that introduced them: EXECUTE .. MAKE_SYM (1),
+# REFER (2), TRUNCATE (3), IOCTL_DEV (5).  Network: BIND_TCP | CONNECT_TCP (4).  Scopes: abstract
+# UNIX sockets | signals (6): no signal to, and no abstract socket of, a process outside the sandbox.
+FS_BY_ABI = {1: (1 << 13) - 1, 2: 1 << 13, 3: 1 << 14, 5: 1 << 15}
+FS_EXECUTE, FS_WRITE_FILE, FS_READ_FILE, FS_READ_DIR, FS_TRUNCATE, FS_IOCTL_DEV = 1, 2, 4, 8, 1 << 14, 1 << 15
+FILE_RIGHTS = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV
+NET_TCP, SCOPES = 3, 3
+# What the child may read besides the Python installation: system libraries, hardware facts.
+# Not /etc, /home, /root, /tmp, the project folder or other processes' /proc entries.
+READABLE_DIRS = ("/usr", "/lib", "/lib64", "/sys", "/proc/self")
+READABLE_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/proc/cpuinfo", "/proc/meminfo", "/proc/stat",
+                  "/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def confine(sandbox: str, data: str) -> str:
+    """The kernel's guards for this process and every thread and child it will have: a network
+    namespace with no interface (needs root; else TCP is refused by Landlock and the rest by
+    the audit hook), and a Landlock domain: write only under `sandbox`, read only the Python
+    installation, system libraries and `data`, execute nothing, no TCP, no signal to a process
+    outside.  Returns what was installed (it goes into the result); a guard the kernel lacks
+    is reported, not fatal."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    network = "network namespace: empty" if libc.unshare(CLONE_NEWNET) == 0 else \
+        f"network namespace: not available ({os.strerror(ctypes.get_errno())})"
+    return f"{network}; {_landlock(libc, sandbox, data)}"
+
+
+def _landlock(libc, sandbox: str, data: str) -> str:
+    abi = libc.syscall(LANDLOCK_CREATE_RULESET, None, 0, 1)  # 1: ask for the ABI version
+    if abi < 1:
+        return f"landlock: not available ({os.strerror(ctypes.get_errno())})"
+    threads = len(os.listdir("/proc/self/task"))
+    if threads != 1:  # landlock_restrict_self binds the calling thread and its future children only
+        return f"landlock: not installed ({threads} threads already run)"
+    handled = sum(bits for version, bits in FS_BY_ABI.items() if version <= abi)
+    attr = (ctypes.c_uint64 * 3)(handled, NET_TCP if abi >= 4 else 0, SCOPES if abi >= 6 else 0)
+    ruleset = libc.syscall(LANDLOCK_CREATE_RULESET, ctypes.byref(attr), 8 * (3 if abi >= 6 else 2 if abi >= 4 else 1), 0)
+    if ruleset < 0:
+        return f"landlock: ruleset refused ({os.strerror(ctypes.get_errno())})"
+    try:  # a rule that fails leaves the ruleset unapplied: the child runs with the audit hook only
+        read = FS_READ_FILE | FS_READ_DIR
+        for path in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, *sys.path, *READABLE_DIRS}:
+            _allow(libc, ruleset, path, read)
+        for path in (*READABLE_FILES, data):
+            _allow(libc, ruleset, path, FS_READ_FILE)
+        _allow(libc, ruleset, "/dev/null", FS_READ_FILE | FS_WRITE_FILE)
+        for device in _gpu_devices():
+            _allow(libc, ruleset, device, handled & (FS_READ_FILE | FS_WRITE_FILE | FS_IOCTL_DEV | FS_READ_DIR))
+        _allow(libc, ruleset, sandbox, handled & ~FS_EXECUTE)
+        if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 or libc.syscall(LANDLOCK_RESTRICT_SELF, ruleset, 0) != 0:
+            return f"landlock: not installed ({os.strerror(ctypes.get_errno())})"
+    except OSError as err:
+        return f"landlock: not installed ({err})"
+    finally:
+        os.close(ruleset)
+    return f"landlock ABI {abi}: writes only in the sandbox, reads only the Python installation and libraries" + \
+        (", no TCP" if abi >= 4 else "") + (", no signal outside" if abi >= 6 else "")
+
+
+def _allow(libc, ruleset: int, path: str, rights: int) -> None:
+    """Add `rights` beneath `path` (a file gets only the rights that apply to files); a
+    missing path is skipped."""
+    try:
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        if not os.path.isdir(path):
+            rights &= FILE_RIGHTS
+        rule = _PathBeneath(rights, fd)
+        if libc.syscall(LANDLOCK_ADD_RULE, ruleset, 1, ctypes.byref(rule), 0) != 0:  # 1: PATH_BENEATH
+            raise OSError(ctypes.get_errno(), f"landlock rule for {path}")
+    finally:
+        os.close(fd)
+
+
+def _gpu_devices() -> list[str]:
+    """NVIDIA's device files and driver facts, when there are any (untested here: no GPU)."""
+    devices = [os.path.join("/dev", name) for name in os.listdir("/dev") if name.startswith("nvidia")] \
+        if os.path.isdir("/dev") else []
+    return devices + (["/dev/dri", "/proc/driver/nvidia"] if devices else [])
 
 
 def _vm_size_bytes() -> int:
@@ -140,15 +260,23 @@ def width_and_depth(module, nn) -> tuple[int, int]:
     return max(widths, default=0), len(layers)
 
 
-def warm_up(torch) -> None:
-    """Load before the guard what torch imports lazily at the first optimiser step and FLOP
+def warm_up(torch, job: dict) -> None:
+    """Load before the audit hook what torch imports lazily at the first optimiser step and FLOP
     count (torch._dynamo and inductor: they import ctypes and write temporary files)."""
     import torch.utils.flop_counter  # noqa: F401
 
     weight = torch.nn.Parameter(torch.zeros(1))
-    optimizer = torch.optim.SGD([weight], lr=0.1, momentum=0.9)
+    optimizer = make_optimizer([weight], {**job, "lr": 0.1}, torch)
     (weight * 2).sum().backward()
     optimizer.step()
+
+
+def make_optimizer(parameters, job: dict, torch):
+    """SGD with momentum (the paper's, seed 001 section 4) or Adam; both with L2 weight decay."""
+    decay = job.get("weight_decay") or 0.0
+    if job.get("optimizer", "sgd") == "adam":
+        return torch.optim.Adam(parameters, lr=job["lr"], weight_decay=decay)
+    return torch.optim.SGD(parameters, lr=job["lr"], momentum=job["momentum"], weight_decay=decay)
 
 
 def check_shape(model, input_shape, classes: int, torch) -> None:
@@ -156,28 +284,32 @@ def check_shape(model, input_shape, classes: int, torch) -> None:
         with torch.no_grad():
             out = model.eval()(torch.zeros(2, *input_shape))
     except (RuntimeError, ValueError, IndexError, TypeError, AttributeError) as err:
+        if kernel_refusal(err):
+            raise
         raise Failure("shape_error", f"forward on a {tuple(input_shape)} input failed: {_first_line(err)}") from None
     shape = tuple(getattr(out, "shape", ()))
     if shape != (2, classes):
         raise Failure("shape_error", f"the output has shape {shape} for a batch of 2; expected (2, {classes})")
 
 
+def kernel_refusal(err: BaseException) -> bool:
+    """An error the kernel's guards or the file-size limit caused (seen by native code too)."""
+    return (isinstance(err, OSError) and err.errno in SANDBOX_ERRNOS) or any(m in str(err) for m in SANDBOX_MESSAGES)
+
+
 def _first_line(err: BaseException) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
 
 
-def tensors(data, split: str, limit: int | None, torch, mean, std):
-    x, y = data[f"x_{split}"], data[f"y_{split}"]
-    if limit:
-        x, y = x[:limit], y[:limit]
-    x = (torch.from_numpy(x).float() / 255.0 - mean) / std
-    return x, torch.from_numpy(y).long()
+def images(data, split: str, limit: int | None, torch, mean, std):
+    x = data[f"x_{split}"][:limit] if limit else data[f"x_{split}"]
+    return (torch.from_numpy(x).float() / 255.0 - mean) / std
 
 
 def fit(model, x, y, job: dict, torch, device, channels_last: bool) -> tuple[int, float]:
-    """SGD with the paper's defaults (seed 001, section 4: lr 0.001, momentum 0.9, cross
-    entropy).  Returns (images seen, seconds)."""
-    optimizer = torch.optim.SGD(model.parameters(), lr=job["lr"], momentum=job["momentum"])
+    """Minimise cross entropy with the job's optimiser (the paper's: SGD, lr 0.001, momentum
+    0.9; seed 001, section 4).  Returns (images seen, seconds)."""
+    optimizer = make_optimizer(model.parameters(), job, torch)
     loss_fn = torch.nn.CrossEntropyLoss()
     generator = torch.Generator().manual_seed(job["seed"])
     batch, seen, started = job["batch_size"], 0, time.perf_counter()
@@ -200,14 +332,15 @@ def fit(model, x, y, job: dict, torch, device, channels_last: bool) -> tuple[int
     return seen, time.perf_counter() - started
 
 
-def accuracy(model, x, y, torch, device, channels_last: bool, batch: int = 500) -> float:
+def predict(model, x, torch, device, channels_last: bool, batch: int = 500) -> list[int]:
+    """The predicted class of every image (scored by the parent, which alone has the labels)."""
     model.eval()
-    correct = 0
+    predicted: list[int] = []
     with torch.no_grad():
         for start in range(0, len(x), batch):
             logits = model(_to(x[start:start + batch], device, channels_last))
-            correct += (logits.argmax(1).cpu() == y[start:start + batch]).sum().item()
-    return 100.0 * correct / max(len(x), 1)
+            predicted += [int(c) for c in logits.argmax(1).cpu().tolist()]
+    return predicted
 
 
 def _to(x, device, channels_last: bool):
@@ -225,18 +358,21 @@ def run(job: dict, violations: list[str]) -> dict:
     torch.manual_seed(job["seed"])
     torch.set_num_threads(max(1, job.get("threads") or 1))
     device = torch.device(job.get("device") or ("cuda" if torch.cuda.is_available() else "cpu"))
-    try:
+    try:  # the training split and the held-out images: this file has no held-out labels
         with np.load(job["data"]) as archive:
-            data = {key: archive[key] for key in archive.files}
-    except OSError as err:  # ours, not the candidate's
+            data = {key: archive[key] for key in ("mean", "std", "x_train", "y_train", "x_val", "x_test")}
+    except (OSError, KeyError) as err:  # ours, not the candidate's
         raise Failure("crashed", f"cannot read the dataset: {err}") from None
     shape, classes = tuple(job["input_shape"]), int(job["classes"])
     mean = torch.from_numpy(data["mean"]).float().view(1, -1, 1, 1)
     std = torch.from_numpy(data["std"]).float().view(1, -1, 1, 1)
-    splits = {s: tensors(data, s, job.get(f"{s}_subset"), torch, mean, std) for s in ("train", "val", "test")}
-    warm_up(torch)
+    x = {s: images(data, s, job.get(f"{s}_subset"), torch, mean, std) for s in ("train", "val", "test")}
+    y_train = torch.from_numpy(data["y_train"][:job.get("train_subset") or None]).long()
+    del data
+    warm_up(torch, job)
 
-    limit_resources(job.get("cpu_seconds"), job.get("memory_mb") if device.type == "cpu" else None)
+    limit_resources(job.get("cpu_seconds"), job.get("memory_mb") if device.type == "cpu" else None,
+                    job.get("file_mb"))
     install_guard(job["sandbox"], tuple(os.path.realpath(p) for p in job.get("protected", [])), violations)
 
     model = build(job["code"], nn)
@@ -246,9 +382,9 @@ def run(job: dict, violations: list[str]) -> dict:
     channels_last = device.type == "cpu" and job.get("channels_last", True) and \
         any(isinstance(m, nn.Conv2d) for m in model.modules())
     model = model.to(device, memory_format=torch.channels_last) if channels_last else model.to(device)
-    seen, seconds = fit(model, *splits["train"], job, torch, device, channels_last)
-    return {"val_acc": accuracy(model, *splits["val"], torch, device, channels_last),
-            "test_acc": accuracy(model, *splits["test"], torch, device, channels_last),
+    seen, seconds = fit(model, x["train"], y_train, job, torch, device, channels_last)
+    return {"val_predicted": predict(model, x["val"], torch, device, channels_last),
+            "test_predicted": predict(model, x["test"], torch, device, channels_last),
             "flops": flops, "params": params, "width": width, "depth": depth,
             "train_seconds": round(seconds, 4), "images_per_second": round(seen / seconds, 1) if seconds else None,
             "device": device.type, "channels_last": channels_last, "images_seen": seen}
@@ -262,6 +398,8 @@ def classify(err: BaseException) -> tuple[str, str]:
         return "refused", _first_line(err)
     if isinstance(err, MemoryError) or "can't allocate memory" in str(err) or "out of memory" in str(err).lower():
         return "oom", f"out of memory: {_first_line(err)}"
+    if kernel_refusal(err):
+        return "refused", f"refused by the sandbox: {type(err).__name__}: {_first_line(err)}"
     return "build_error", f"{type(err).__name__}: {_first_line(err)}"
 
 
@@ -270,6 +408,7 @@ def main(job_path: str) -> int:
         job = json.load(f)
     started = time.perf_counter()
     result_file = open(job["result"], "w")  # opened before the guard, which then protects it
+    confinement = confine(job["sandbox"], job["data"])  # before torch starts any thread
     violations: list[str] = []
     try:
         result = run(job, violations)
@@ -281,10 +420,16 @@ def main(job_path: str) -> int:
             kind, detail = "refused", f"refused by the sandbox: {violations[0]}"
         result = {"failure": kind, "detail": detail}
     result["child_seconds"] = round(time.perf_counter() - started, 4)
+    result["confinement"] = confinement
     result_file.write(json.dumps(result))
     result_file.close()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    code = main(sys.argv[1])
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Threads the candidate started (daemon or not) end here, with the process: an ordinary
+    # exit would wait for them, and a candidate's atexit handler would run after the result.
+    os._exit(code)

@@ -9,7 +9,7 @@ import pytest
 
 from training import sandbox
 
-pytestmark = pytest.mark.slow  # each case starts a child that imports torch (~2-3 s)
+child = pytest.mark.slow  # each such case starts a child that imports torch (~3-9 s)
 
 HEAD = "import torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n"
 NET = HEAD + textwrap.dedent("""
@@ -46,6 +46,7 @@ def run(data, tmp_path, code, wall=60.0, **job):
     return sandbox.run(sandbox.TrainJob(code=code, data=data, batch_size=16, threads=1, **job), tmp_path / "box", wall)
 
 
+@child
 def test_a_valid_network_trains_writes_inside_and_sees_no_secrets(data, tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
     init = "import os\n        assert 'OPENAI_API_KEY' not in os.environ, 'leaked'\n" \
@@ -56,8 +57,12 @@ def test_a_valid_network_trains_writes_inside_and_sees_no_secrets(data, tmp_path
     assert 0 <= result.val_acc <= 100 and result.images_seen == 64
     assert result.flops == 2 * 3 * 32 * 32 * 10 and result.params == 3 * 32 * 32 * 10 + 10
     assert result.width == 10 and result.depth == 1
+    assert result.val_predicted is None and result.test_predicted is None  # scored here, then dropped
+    if landlock_available():
+        assert "landlock ABI" in result.confinement, result.confinement
 
 
+@child
 @pytest.mark.parametrize("name,init,kind", [
     ("os.system", "import os; os.system('touch /tmp/archagents-owned')", "refused"),
     ("subprocess", "import subprocess; subprocess.run(['true'])", "refused"),
@@ -75,39 +80,74 @@ def test_runtime_guards(data, tmp_path, name, init, kind):
     assert not os.path.exists("/tmp/archagents-owned")
 
 
+@child
 def test_infinite_loop_is_killed_at_the_wall_clock(data, tmp_path):
     result = run(data, tmp_path, net(init="while True: pass"), wall=8.0)
     assert result.failure == "timeout" and result.wall_seconds < 30
 
 
+@child
 def test_cpu_time_limit(data, tmp_path):
     result = run(data, tmp_path, net(init="while True: pass"), wall=60.0, cpu_seconds=4)
     assert result.failure == "timeout" and "CPU" in result.detail
 
 
+@child
 def test_memory_bomb_is_out_of_memory(data, tmp_path):
     result = run(data, tmp_path, net(init="self.buffer = torch.ones(1 << 31)"), memory_mb=512)
     assert result.failure == "oom", result
 
 
+@child
 def test_nan_loss(data, tmp_path):
     result = run(data, tmp_path, net(forward="x = x * float('nan')"))
     assert result.failure == "nan_loss"
 
 
+@child
 def test_shape_error(data, tmp_path):
     wrong_classes = net().replace("nn.Linear(3 * 32 * 32, 10)", "nn.Linear(3 * 32 * 32, 7)")
     result = run(data, tmp_path, wrong_classes)
     assert result.failure == "shape_error" and "expected (2, 10)" in result.detail
 
 
+@child
 def test_a_dying_child_is_a_crash_not_an_exception(data, tmp_path):
     result = run(data, tmp_path, net(init="import os; os._exit(3)"))
     assert result.failure == "crashed" and "code 3" in result.detail
 
 
 
+@child
 def test_the_allowed_modules_are_there_without_imports(data, tmp_path):
     """Small models often forget `import torch.nn as nn`; the allowed names are pre-bound."""
     result = run(data, tmp_path, net().replace(HEAD, ""))
     assert result.failure is None, result.detail
+
+
+def landlock_available() -> bool:
+    """The kernel answers Landlock's ABI version (a query that changes nothing)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc.syscall(444, None, 0, 1) >= 1
+
+
+def test_predictions_are_scored_against_labels_the_child_never_had(data):
+    with np.load(data) as arrays:
+        y_val, y_test = arrays["y_val"], arrays["y_test"]
+    job = sandbox.TrainJob(code="", data=data, val_subset=10)
+    answered = sandbox.SandboxResult(val_predicted=list(y_val[:10]), test_predicted=[int(c) for c in (y_test + 1) % 10])
+    scored = sandbox._scored(answered, job)
+    assert scored.val_acc == 100.0 and scored.test_acc == 0.0 and scored.failure is None
+    assert scored.val_predicted is None and scored.test_predicted is None
+    with np.load(sandbox.datasets.without_held_out_labels(data)) as view:
+        assert "y_val" not in view.files and "y_test" not in view.files
+
+
+def test_a_result_without_predictions_is_a_crash(data):
+    """A forged result.json (e.g. {"val_acc": 100}) has no answers to score."""
+    forged = sandbox.SandboxResult.model_validate({"val_acc": 100.0, "test_acc": 100.0})
+    scored = sandbox._scored(forged, sandbox.TrainJob(code="", data=data))
+    assert scored.failure == "crashed" and scored.val_acc is None and "0 val predictions" in scored.detail
