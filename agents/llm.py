@@ -153,8 +153,9 @@ def _grammar(gbnf: str) -> Any:
 def _schema_grammar(schema: str) -> Any:
     """GBNF for a JSON schema, built once per schema.  response_format={"type": "json_object",
     "schema": ...} converts it again on every call and, when the conversion fails, silently falls
-    back to any JSON at all; per token both decode alike (bench/constrained_decoding.py, Qwen 0.5B:
-    response_format 1.09x the time of this, the same answers; either costs ~1.2x free decoding)."""
+    back to any JSON at all.  Per token both decode alike (bench/constrained_decoding.py, Qwen 0.5B,
+    two runs: response_format took 1.09x and 0.98x the time of this, same answers; either costs
+    1.2-1.35x free decoding with the 152k-token vocabulary)."""
     from llama_cpp import LlamaGrammar
 
     return LlamaGrammar.from_json_schema(schema, verbose=False)

@@ -5,7 +5,7 @@
 
 The same GENIUS designer prompts as bench/prefix_cache.py, on one loaded model, in one process.
 Before each call the prompt is evaluated once (so every way finds it cached and only decoding is
-timed), then it is answered three ways at temperature 0:
+timed), then it is answered three ways at temperature 0 (the constrained two alternate in order):
 
   free          no constraint (for scale: what the constraint costs at all)
   response_format   {"type": "json_object", "schema": ...}: llama-cpp-python converts the schema
@@ -57,11 +57,12 @@ def compare(name: str, calls: int, max_tokens: int) -> None:
     seconds = {way: [] for way in ways}
     tokens = {way: [] for way in ways}
     same = 0
-    for messages in prompts:
+    for i, messages in enumerate(prompts):
         timed(llama, messages, 1)  # evaluate the prompt once: every way below finds it cached
         answers = {}
-        for way, constraint in ways.items():
-            s, usage, answers[way] = timed(llama, messages, max_tokens, **constraint())
+        order = ["free", "response_format", "gbnf"] if i % 2 == 0 else ["free", "gbnf", "response_format"]
+        for way in order:  # the two constrained ways take turns going first (the load drifts)
+            s, usage, answers[way] = timed(llama, messages, max_tokens, **ways[way]())
             seconds[way].append(s)
             tokens[way].append(usage["completion_tokens"])
         same += answers["response_format"] == answers["gbnf"]
