@@ -129,8 +129,9 @@ def cache_dir() -> Path:
 
 
 def locate(model: EmbeddedModel) -> list[Path] | str:
-    """The part files in order, or the first missing package as `name==version`.  Reads only the
-    installed metadata: the packages are not imported, so none of their code runs."""
+    """The part files in order, or the first package missing (or at another version) as
+    `name==version`.  Reads only the installed metadata: the packages are not imported, so none
+    of their code runs."""
     paths = []
     for part in model.parts:
         try:
@@ -149,7 +150,7 @@ def check(name: str) -> EmbeddedModel:
     model = get(name)
     found = locate(model)
     if isinstance(found, str):
-        raise UserError(f"embedded model {name} is not installed (missing {found}): {install_command(model)}")
+        raise UserError(f"embedded model {name} is not installed (needs {found}): {install_command(model)}")
     return model
 
 
@@ -169,11 +170,10 @@ def model_path(name: str) -> Path:
 def _prepare(model: EmbeddedModel) -> Path:
     parts = locate(model)
     assert not isinstance(parts, str)  # check() ran
-    folder = cache_dir()
-    if len(parts) == 1:
+    if len(parts) == 1:  # one file: used where pip put it
         target = parts[0]
     else:
-        target = folder / model.filename
+        target = cache_dir() / model.filename
         if not target.exists():
             _join(model, parts, target)  # verifies before the rename, and stamps
             return target

