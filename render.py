@@ -123,6 +123,9 @@ def print_reply(console: Console, reply, evidence: bool = False, as_json: bool =
     cited = f"  [dim](steps {', '.join(map(str, reply.cited_steps))})[/]" if reply.cited_steps else ""
     console.print(f"[bold]Q:[/] {escape(reply.question)}\n[bold]A:[/] {escape(reply.answer)}{cited}")
     if evidence:
+        if reply.query:
+            console.print(f"   [dim]query {escape(reply.query)} (chosen by {reply.chosen_by}, phrased by "
+                          f"{reply.phrased_by})[/]")
         for fact in reply.evidence:
             console.print(f"   [dim]{escape(fact.line())}[/]")
 
@@ -150,14 +153,18 @@ def ask_approval(console: Console, settings, proposal: dict) -> dict:
 
 
 def principles_table(records) -> Table:
-    """Stored design principles (memory/store.py PrincipleSet), one row per task version."""
+    """Stored design principles (memory/store.py PrincipleSet), one row per task version; each
+    principle marked by where it came from (the model, or the statistics standing in), with the
+    statistics it rests on."""
     table = Table(title="design principles", show_lines=True)
-    for column in ("task", "version", "principles", "refined space", "evidence"):
+    for column in ("task", "version", "principles (origin: evidence)", "refined space", "drawn from"):
         table.add_column(column, overflow="fold")
     for r in records:
         refined = "\n".join(f"{p}: {', '.join(ops)}" for p, ops in r.refined.items())
-        evidence = f"{len(r.evidence)} archs" + (f", best {r.evidence[0][1]:.2f}" if r.evidence else "")
-        table.add_row(r.task, str(r.version), "\n".join(f"- {p}" for p in r.principles), refined, evidence)
+        drawn = f"{len(r.evidence)} archs" + (f", best {r.evidence[0][1]:.2f}" if r.evidence else "")
+        lines = [escape(f"- [{p.origin}] {p.text}") + (f"\n    evidence: {escape(p.evidence)}" if p.evidence else "")
+                 for p in r.principles]
+        table.add_row(r.task, str(r.version), "\n".join(lines), refined, drawn)
     return table
 
 

@@ -44,15 +44,16 @@ import spaces
 from agents import learner
 from agents.structured import Usage
 from errors import UserError
-from graphs.context import RunContext
-from graphs.remember import open_memory, remember
-from graphs.state import SearchState
-from memory.store import PrincipleSet
-from settings import LAPTSettings, Settings
 from graphs import nodes
+from graphs import search as search_steps
+from graphs.context import RunContext
+from graphs.remember import open_memory
+from graphs.state import SearchState
+from memory.store import Principle, PrincipleSet
+from settings import LAPTSettings, Settings
 from spaces.base import Positional, Tabular, Trial
-from tools.op_stats import top_of
-from spaces.refined import Individual, RefinedSpace, age, full_space, members, rea_child, refine, sample_new
+from spaces.refined import Individual, RefinedSpace, age, full_space, members, rea_child, refine, sample_new, widen
+from tools.op_stats import op_table, top_of
 
 NAME = "lapt"
 
@@ -61,7 +62,7 @@ class Round(BaseModel):
     """One search round: the space it searched and what came of it."""
 
     index: int
-    principles: list[str]
+    principles: list[Principle]
     refined: RefinedSpace
     members: int
     evaluations: int = 0
@@ -71,7 +72,8 @@ class Round(BaseModel):
 
 
 class LAPTState(SearchState):
-    principles: list[str] = []
+    principles: list[Principle] = []
+    seeds: list[str] = []             # the source task's best architectures: the first population
     refined: RefinedSpace | None = None
     population: list[Individual] = []
     base: float | None = None         # Algorithm 2's Base: best score before the last round
@@ -97,7 +99,8 @@ class LAPTState(SearchState):
             "settings": cfg.model_dump(),
             "source": self.source, "source_version": self.source_version,
             "search_cost": self.evaluations,
-            "principles": self.principles, "stored_version": version,
+            "principles": [p.text for p in self.principles], "stored_version": version,
+            "principle_origins": [p.origin for p in self.principles],
             "rounds": [r.model_dump() for r in self.rounds],
             "trajectory": [[t.arch, t.val_acc] for t in self.evaluated()],
         }}
@@ -183,7 +186,15 @@ def source_task_of(settings: Settings, space) -> tuple[str, str]:
     return space_name, dataset
 
 
+def min_cells(cfg: LAPTSettings) -> int:
+    """The refined space's floor: the configured one, and never fewer than two rounds' evaluations."""
+    return max(cfg.min_cells, 2 * (cfg.population + cfg.generations * cfg.population))
+
+
 def transfer(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
+    """Start from the source task: its stored principles (learned now from its table if none are
+    stored), their refined space for this task, and its best architectures as the first
+    population (the transferred knowledge a search can use at once, section 3.2)."""
     ctx, cfg = runtime.context, config(runtime.context.settings, runtime.context.space)
     if cfg.ablation == "no-transfer":
         ctx.journal.append(0, "run", data={"event": "lapt_transfer", "source": None})
@@ -192,40 +203,39 @@ def transfer(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
     task = f"{space_name}/{dataset}"
     memory = open_memory(ctx.settings)
     stored, spent = memory.principles(task), Usage()
+    scored = top_of(ctx.space, dataset, ctx.space.size)  # the source's whole table, best first
     if stored is None:
-        learned, usage = learn_source(ctx, dataset, cfg)
+        learned, usage = learner.learn(ctx.askers["learner"], ctx.space, dataset, scored, cfg.learn_samples,
+                                       ctx.journal, 0, cfg.max_ops, min_cells(cfg))
         spent = spent.add(usage)
-        if learned is None:
-            raise UserError(f"the learner gave no usable principles for {task} (see the run's events.jsonl)")
-        version = memory.save_principles(task, learned.principles, top_of(ctx.space, dataset, cfg.learn_samples),
-                                         learned.refined, run_id=ctx.run_id)
+        version = memory.save_principles(task, learned.principles, scored[:cfg.learn_samples], learned.refined,
+                                         run_id=ctx.run_id)
         stored = memory.principles(task, version)
-    refined_ops = stored.refined
-    if not refined_ops:  # principles stored without a space: translate them for this task
+    order = learner.ranking(op_table(ctx.space, scored, cfg.learn_samples))
+    if stored.refined:
+        refined = widen(refine(ctx.space, stored.refined), order, min_cells(cfg))
+    else:  # principles stored without a space: translate them for this task
         translated, usage = learner.translate(ctx.askers["learner"], ctx.space, ctx.settings.dataset,
-                                              stored.principles, ctx.journal, 0, cfg.max_ops)
+                                              stored.principles, scored, cfg.learn_samples, ctx.journal, 0,
+                                              cfg.max_ops, min_cells(cfg))
         spent = spent.add(usage)
-        refined_ops = translated.refined if translated else {}
-    refined = refine(ctx.space, refined_ops)
+        refined = RefinedSpace(allowed=translated.refined)
+    seeds = [arch for arch, _ in (stored.evidence or scored[:cfg.learn_samples])]
     ctx.journal.append(0, "run", data={"event": "lapt_transfer", "source": task, "version": stored.version,
-                                       "principles": stored.principles, "refined": refined.allowed})
+                                       "principles": [p.model_dump() for p in stored.principles],
+                                       "refined": refined.allowed, "cells": refined.size(), "seeds": seeds[:10]})
     update = {"usage": state.add_usage("learner", spent)} if spent.calls else {}
     return {**update, "principles": stored.principles, "refined": refined, "source": task,
-            "source_version": stored.version}
-
-
-def learn_source(ctx: RunContext, dataset: str, cfg: LAPTSettings):
-    """Design principle learning (section 3.2) on the source task's best architectures."""
-    top = top_of(ctx.space, dataset, cfg.learn_samples)
-    return learner.learn(ctx.askers["learner"], ctx.space, dataset, top, ctx.journal, 0, cfg.max_ops)
+            "source_version": stored.version, "seeds": seeds}
 
 
 # --- search ---------------------------------------------------------------------------------
 
 
 def search(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
-    """One REA round inside the current Omega_r.  Deterministic in (seed, round), and the
-    benchmark lookups are cheap, so a resumed round simply runs again."""
+    """One REA round inside the current Omega_r; the first population is the source task's best
+    architectures (the transfer), topped up with members of Omega_r.  Deterministic in (seed,
+    round), and evaluations are read back from the journal, so a resumed round runs again."""
     ctx, cfg = runtime.context, config(runtime.context.settings, runtime.context.space)
     index = len(state.rounds) + 1
     refined = state.refined or full_space(ctx.space)
@@ -238,19 +248,25 @@ def search(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
     seen = {t.arch for t in state.trials}
     trials, population = list(state.trials), list(state.population)
     n_initial = 0 if state.population else cfg.population  # the population carries over rounds
+    seeds = [arch for arch in state.seeds if arch not in seen and search_steps.acceptable(ctx, state, arch, set())]
     for k in range(n_initial + cfg.generations * cfg.population):
         if len(trials) >= ctx.settings.budget:
             break
         initial = k < n_initial
-        arch = sample_new(pool, seen, rng) if initial else \
-            rea_child(ctx.space, population, pool, seen, cfg.tournament, rng)
+        seeded = initial and bool(seeds)
+        if seeded:
+            arch = seeds.pop(0)
+        else:
+            arch = sample_new(pool, seen, rng) if initial else \
+                rea_child(ctx.space, population, pool, seen, cfg.tournament, rng)
         if arch is None:
             break
         evaluation = nodes.evaluate_arch(ctx, arch, len(trials) + 1)
         seen.add(arch)
-        trials.append(Trial(step=len(trials) + 1, arch=arch, source="random" if initial else "rea",
-                            rationale=f"round {index}: " + ("initial population" if initial else "REA mutation"),
-                            evaluation=evaluation))
+        why = "a best architecture of the source task" if seeded else \
+            "initial population" if initial else "REA mutation"
+        trials.append(Trial(step=len(trials) + 1, arch=arch, source="prior" if seeded else "random" if initial else "rea",
+                            rationale=f"round {index}: {why}", evaluation=evaluation))
         if evaluation.val_acc is not None:
             population = age(population, Individual(arch=arch, fitness=evaluation.val_acc), cfg.population)
     new = [t for t in trials[len(state.trials):] if t.val_acc is not None]
@@ -272,29 +288,35 @@ def search(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
 def adapt(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
     """Algorithm 2.  `improved`: the last round raised the best score above Base (the
     reference implementation's strict test; Algorithm 2 prints Base <= Best, which once the
-    population carries over would always hold)."""
+    population carries over would always hold).  The statistics are those of what was
+    evaluated on this task; a round that found nothing better widens the space (the old one
+    stays inside the new, which is at least twice its size)."""
     ctx, cfg = runtime.context, config(runtime.context.settings, runtime.context.space)
     best = state.best()
     best_score = best.val_acc if best else None
     improved = best_score is not None and (state.base is None or best_score > state.base)
-    top = [(t.arch, t.val_acc) for t in sorted(state.evaluated(), key=lambda t: -t.val_acc)[:cfg.top_r]]
+    scored = [(t.arch, t.val_acc) for t in state.evaluated()]
     step = len(state.rounds)
-    current = learner.Principles(principles=state.principles, refined=(state.refined or full_space(ctx.space)).allowed)
+    old = state.refined or full_space(ctx.space)
+    current = learner.Principles(principles=state.principles, refined=old.allowed)
     if not state.principles:  # no-transfer: the first principles come from this task's own results
-        answer, usage = learner.learn(ctx.askers["learner"], ctx.space, ctx.settings.dataset, top, ctx.journal,
-                                      step, cfg.max_ops)
+        answer, usage = learner.learn(ctx.askers["learner"], ctx.space, ctx.settings.dataset, scored, cfg.top_r,
+                                      ctx.journal, step, cfg.max_ops, min_cells(cfg))
         branch = "learn"
     else:
-        answer, usage = learner.adapt(ctx.askers["learner"], ctx.space, ctx.settings.dataset, current, top,
-                                      improved, ctx.journal, step, cfg.max_ops)
+        answer, usage = learner.adapt(ctx.askers["learner"], ctx.space, ctx.settings.dataset, current, scored,
+                                      cfg.top_r, improved, ctx.journal, step, cfg.max_ops, min_cells(cfg))
         branch = "update" if improved else "explore"
+    refined = RefinedSpace(allowed=answer.refined)
+    if not improved and state.principles:  # explore: keep what was searched, add the most promising rest
+        union = {p: sorted(set(old.allowed[p]) | set(ops)) for p, ops in answer.refined.items()}
+        order = learner.ranking(op_table(ctx.space, scored, cfg.top_r))
+        refined = widen(RefinedSpace(allowed=union), order, min(2 * old.size(), ctx.space.size))
     rounds = list(state.rounds)
-    if answer is None:  # keep searching the current space rather than stop
-        branch, answer = "kept", current
     rounds[-1] = rounds[-1].model_copy(update={"improved": improved, "adaptation": branch})
-    refined = refine(ctx.space, answer.refined)
-    ctx.journal.append(step, "archive", data={"lapt_adaptation": branch, "principles": answer.principles,
-                                              "refined": refined.allowed, "improved": improved})
+    ctx.journal.append(step, "archive", data={"lapt_adaptation": branch, "principles": answer.texts(),
+                                              "statistical": answer.statistical, "refined": refined.allowed,
+                                              "cells": refined.size(), "improved": improved})
     return {"principles": answer.principles, "refined": refined, "rounds": rounds,
             "base": best_score if improved else state.base, "usage": state.add_usage("learner", usage)}
 
@@ -304,15 +326,14 @@ def adapt(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
 
 def learn_principles(settings: Settings, asker, journal) -> PrincipleSet:
     """Learn principles from the `learn_samples` best architectures of settings.space/dataset
-    and store them; returns the stored version."""
+    against the rest of its table, and store them; returns the stored version."""
     space = spaces.get(settings.space)
     dataset = space.resolve_dataset(settings.dataset)
     cfg = settings.lapt.resolved(space)
-    top = top_of(space, dataset, cfg.learn_samples)
-    learned, _ = learner.learn(asker, space, dataset, top, journal, 0, cfg.max_ops)
-    if learned is None:
-        raise UserError(f"the learner gave no usable principles (see {journal.path})")
+    scored = top_of(space, dataset, space.size)
+    learned, _ = learner.learn(asker, space, dataset, scored, cfg.learn_samples, journal, 0, cfg.max_ops,
+                               min_cells(cfg))
     memory = open_memory(settings)
     task = f"{space.name}/{dataset}"
-    version = memory.save_principles(task, learned.principles, top, refine(space, learned.refined).allowed)
+    version = memory.save_principles(task, learned.principles, scored[:cfg.learn_samples], learned.refined)
     return memory.principles(task, version)

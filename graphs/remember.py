@@ -88,7 +88,7 @@ def designer_notes(ctx: RunContext) -> str:
 
                 raise UserError(f"no principles stored for {s.principles_from}; see: python cli.py principles show")
             parts.append(PRINCIPLES.format(task=record.task, version=record.version,
-                                           principles="\n".join(f"- {p}" for p in record.principles)))
+                                           principles="\n".join(f"- {p}" for p in record.texts())))
         if s.designer_memory:
             past = memory.best_architectures(ctx.space.name, s.dataset, s.designer_memory)
             if past:

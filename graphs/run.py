@@ -63,11 +63,12 @@ def checkpoint_types() -> list[tuple[str, str]]:
     from graphs.lapt import LAPTState, Round
     from graphs.llmatic import LLMaticState, Offspring, Plan
     from memory.archive import Archive, Elite
+    from memory.store import Principle
     from spaces.base import Evaluation, Trial
     from spaces.refined import Individual, RefinedSpace
 
     types = (SearchState, LLMaticState, Offspring, Plan, Trial, Evaluation, Archive, Elite, Usage,
-             LAPTState, Round, RefinedSpace, Individual)
+             LAPTState, Round, RefinedSpace, Individual, Principle)
     return [(cls.__module__, cls.__name__) for cls in types]
 
 

@@ -18,7 +18,7 @@ from typing import Any, Iterator, Literal
 from pydantic import BaseModel, Field
 
 EventKind = Literal["run", "prompt", "answer", "parse_error", "tool_call", "critic", "evaluation",
-                    "fallback", "archive", "offspring", "generation", "result", "error"]
+                    "fallback", "archive", "offspring", "generation", "result", "error", "principles"]
 
 
 class Event(BaseModel):

@@ -29,7 +29,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Callable, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from spaces.base import Evaluation, SearchSpace
 
@@ -52,16 +52,56 @@ def default_dir() -> Path:
         return Path(base) / "archagents" / "memory"
 
 
+def sentence_problem(text: str) -> str | None:
+    """Why `text` is not a principle a reader could use (a fragment, punctuation, an echo of the
+    schema), or None.  The type below refuses such text, so nothing degenerate reaches memory."""
+    words = re.findall(r"[A-Za-z][A-Za-z0-9_\-]*", text)
+    letters = sum(ch.isalpha() for ch in text)
+    if len(words) < 4:
+        return f"too short to be a principle ({len(words)} words)"
+    if letters < 0.6 * len(text.replace(" ", "")):
+        return "mostly punctuation or digits, not a sentence"
+    if len(set(w.lower() for w in words)) < 3:
+        return "repeats one or two words"
+    return None
+
+
+class Principle(BaseModel):
+    """One design principle: a sentence, where it came from, and the statistics it rests on."""
+
+    text: str
+    origin: Literal["model", "statistics"] = "model"
+    evidence: str = ""  # the lines of the statistics table it cites or was written from
+
+    @field_validator("text")
+    @classmethod
+    def _sentence(cls, text: str) -> str:
+        text = " ".join(text.split())
+        problem = sentence_problem(text)
+        if problem:
+            raise ValueError(f"not a principle: {problem}: {text[:60]!r}")
+        return text
+
+
 class PrincipleSet(BaseModel):
     """One version of a task's design principles."""
 
     task: str
     version: int
-    principles: list[str]
+    principles: list[Principle] = Field(min_length=1)
     refined: dict[str, list[str]] = {}
     evidence: list[tuple[str, float]] = []  # (architecture, score) the principles were drawn from
     run_id: str = ""
     created: float = 0.0
+
+    @field_validator("principles", mode="before")
+    @classmethod
+    def _from_text(cls, value):
+        """Records written before principles had an origin hold plain strings."""
+        return [{"text": p} if isinstance(p, str) else p for p in value]
+
+    def texts(self) -> list[str]:
+        return [p.text for p in self.principles]
 
 
 def hashing_embedding(texts: list[str]) -> list[list[float]]:
@@ -170,13 +210,15 @@ class Memory:
 
     # --- principles --------------------------------------------------------------------------
 
-    def save_principles(self, task: str, principles: list[str], evidence: list[tuple[str, float]],
+    def save_principles(self, task: str, principles: list[Principle], evidence: list[tuple[str, float]],
                         refined: dict[str, list[str]] | None = None, run_id: str = "") -> int:
-        """Store a new version of `task`'s principles; returns its version number (1, 2, ...)."""
-        version = 1 + max((p.version for p in self.all_principles(task)), default=0)
+        """Store a new version of `task`'s principles; returns its version number (1, 2, ...).
+        The record is validated first: a degenerate principle raises and nothing is written."""
+        stored = self._collection("principles").get(where={"task": task}, include=["metadatas"])["metadatas"]
+        version = 1 + max((int(m["version"]) for m in stored), default=0)  # skipped old records count too
         record = PrincipleSet(task=task, version=version, principles=principles, refined=refined or {},
                               evidence=evidence, run_id=run_id, created=time.time())
-        doc = f"Design principles for {task}:\n" + "\n".join(principles)
+        doc = f"Design principles for {task}:\n" + "\n".join(record.texts())
         self._collection("principles").add(
             ids=[f"{task}/v{version}"], documents=[doc], embeddings=self.embed([doc]),
             metadatas=[{"task": task, "version": version, "run_id": run_id, "record": record.model_dump_json()}])
@@ -188,9 +230,17 @@ class Memory:
         return max(found, key=lambda p: p.version, default=None)
 
     def all_principles(self, task: str | None = None) -> list[PrincipleSet]:
+        """Every stored version (of `task`), oldest first.  A record that no longer validates (one
+        stored by an earlier release that let fragments through) is skipped and logged, never used."""
         got = self._collection("principles").get(where={"task": task} if task else None, include=["metadatas"])
-        return sorted((PrincipleSet.model_validate_json(m["record"]) for m in got["metadatas"]),
-                      key=lambda p: (p.task, p.version))
+        records = []
+        for meta in got["metadatas"]:
+            try:
+                records.append(PrincipleSet.model_validate_json(meta["record"]))
+            except ValidationError as err:
+                log.warning("skipping stored principles %s v%s: %s", meta.get("task"), meta.get("version"),
+                            err.errors()[0]["msg"])
+        return sorted(records, key=lambda p: (p.task, p.version))
 
     # --- reasoning ---------------------------------------------------------------------------
 

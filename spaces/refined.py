@@ -66,6 +66,32 @@ def refine(space: SearchSpace, suggested: dict[str, list[str]] | None) -> Refine
     return RefinedSpace(allowed=allowed, repaired=repaired)
 
 
+def widen(refined: RefinedSpace, ranking: dict[str, list[str]], min_size: int) -> RefinedSpace:
+    """Add operations until Omega_r holds at least `min_size` architectures: each time the most
+    recommended operation left out anywhere (its place in `ranking`, best first per position;
+    ties go to the position with the fewest operations), so a thin or collapsed answer cannot
+    shrink the search to a handful of cells."""
+    allowed = {p: list(ops) for p, ops in refined.allowed.items()}
+
+    def size() -> int:
+        n = 1
+        for ops in allowed.values():
+            n *= len(ops)
+        return n
+
+    while size() < min_size:
+        options = []
+        for position, order in ranking.items():
+            missing = [op for op in order if op not in allowed.get(position, [])]
+            if missing:
+                options.append((order.index(missing[0]), len(allowed[position]), position, missing[0]))
+        if not options:
+            break
+        _, _, position, op = min(options)
+        allowed[position].append(op)
+    return RefinedSpace(allowed=allowed, repaired=refined.repaired)
+
+
 def full_space(space: SearchSpace) -> RefinedSpace:
     return RefinedSpace(allowed={p: list(ops) for p, ops in positions(space).items()})
 

