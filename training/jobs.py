@@ -1,8 +1,9 @@
 """One training job: run vetted code in the sandbox (or reuse its saved report) and report.
 
 LLMatic (seed 001, section 4) trains every generated network with SGD (lr 0.001,
-momentum 0.9, cross entropy) for 50 epochs on CIFAR-10; the epochs and the image
-subsets are configurable (settings.TrainingSettings) with a small CPU default.
+momentum 0.9, cross entropy) for 50 epochs on CIFAR-10 (`--paper-scale`); the CPU default
+is one epoch of 2,000 images with Adam (lr 0.001, batch 32), where the paper's SGD left
+sound networks near chance (settings.TrainingSettings, bench/training_signal.py).
 Runs on CUDA when the child sees a GPU, else on CPU (channels_last for conv nets,
 measured 1.4-1.9x faster here).
 

@@ -41,6 +41,8 @@ What is covered:
   and opening files for writing (or removing/renaming them) outside `folder` and the job's
   own files; a refusal is recorded even when the candidate catches it -> `refused`.  Errors of the kernel's guards (EACCES,
   ENETUNREACH, EFBIG) -> `refused` too.  HOME and TMPDIR point into `folder`.
+- descriptors: the child inherits none of the search's open files (sockets, the journal, the
+  checkpoint database), only /dev/null as stdin and its own stdout/stderr files (close_fds);
 - the child ends with os._exit after writing its result: threads it started (daemon or not)
   and its atexit handlers do not run on.
 
@@ -79,6 +81,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -93,12 +96,12 @@ class TrainJob(BaseModel):
     """Everything the child needs; written to job.json."""
 
     code: str
-    data: Path
+    data: Path  # the whole dataset; the child gets the copy without held-out labels
     input_shape: tuple[int, int, int] = (3, 32, 32)
     classes: int = 10
     epochs: int = 1
     batch_size: int = 64
-    optimizer: str = "sgd"
+    optimizer: Literal["sgd", "adam"] = "sgd"
     lr: float = 0.001
     momentum: float = 0.9
     weight_decay: float = 0.0
@@ -154,28 +157,27 @@ def run(job: TrainJob, folder: Path, wall_seconds: float = 600.0) -> SandboxResu
                                  stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=_env(job, folder),
                                  start_new_session=True)
         timed_out, cpu = _wait(child, wall_seconds)
-    _kill_group(child.pid)  # whatever the candidate started and left behind in the group
     result = _result(child.returncode, timed_out, cpu, job.cpu_seconds, result_path, folder, wall_seconds)
     return _scored(result, job).model_copy(update={"wall_seconds": round(time.perf_counter() - started, 4),
                                                    "cpu_seconds": round(cpu, 3)})
 
 
 def _wait(child: subprocess.Popen, wall_seconds: float) -> tuple[bool, float]:
-    """Wait for the child (SIGKILL to its group at the wall-clock limit); (timed out, its CPU
-    seconds).  os.wait4, not Popen.wait: the CPU time tells a CPU-limit kill from the OOM killer."""
-    deadline, pause = time.monotonic() + wall_seconds, 0.005
-    timed_out = False
-    while True:
-        pid, status, usage = os.wait4(child.pid, 0 if timed_out else os.WNOHANG)
-        if pid:
-            child.returncode = os.waitstatus_to_exitcode(status)
-            return timed_out, usage.ru_utime + usage.ru_stime
+    """Wait for the child to end, or kill it at the wall-clock limit; then kill what is left of
+    its process group (whatever the candidate started).  The group is killed while the child
+    is an unreaped zombie, so its id cannot have been reused.  Reaped with os.wait4, not
+    Popen.wait: its CPU time tells a CPU-limit kill from the OOM killer.  (timed out, CPU s)"""
+    deadline, pause, timed_out = time.monotonic() + wall_seconds, 0.005, False
+    while os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:  # not reaped
         if time.monotonic() >= deadline:
             timed_out = True
-            _kill_group(child.pid)
-        else:
-            time.sleep(pause)
-            pause = min(pause * 2, 0.1)
+            break
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+    _kill_group(child.pid)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return timed_out, usage.ru_utime + usage.ru_stime
 
 
 def _env(job: TrainJob, folder: Path) -> dict[str, str]:

@@ -1,11 +1,13 @@
 """Hostile candidates that pass the static check and attack at run time (issue 16, item 6).
 
 Every file in tests/training/hostile/ is a complete `Net(nn.Module)` that spaces/torch_code.py
-accepts; its docstring says the attack and what the sandbox must answer (`Expect: KIND` or
-`Expect: ok` where the attack is harmless by construction).  All of them run together through
-the real path (tools.train_on_gpu -> training.jobs -> the sandboxed child) on `digits` with a
-tiny recipe, two at a time, and then nothing may have happened outside their sandbox folders:
-no file written, read back or changed, no process left, no connection made.
+accepts (when the static check learns to refuse one, move its name to STATICALLY_REFUSED: it
+still runs through the sandbox, which must contain it anyway); its docstring says the attack
+and what the sandbox must answer (`Expect: KIND`, or `Expect: ok` where the attack is harmless
+by construction).  All of them run together through the real path (training.jobs -> local
+executor -> the sandboxed child) on `digits` with a tiny recipe, two at a time, and then nothing
+may have happened outside their sandbox folders: no file written, read back or changed, no
+process left, no connection made.
 """
 
 import hashlib
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from settings import TrainingSettings
-from spaces.torch_code import check, vet
+from spaces.torch_code import CodeError, canonical_form, check
 from training import jobs
 
 HOSTILE = Path(__file__).parent / "hostile"
@@ -26,6 +28,7 @@ SECRET = "sk-canary-4f1d9c"
 TINY = {"epochs": 1, "train_subset": 256, "eval_subset": 64, "batch_size": 32, "workers": 2,
         "wall_seconds": 90.0, "cpu_seconds": 12, "memory_mb": 512}
 WALL = {"sleep_forever": 20.0}  # the one sample that only a wall-clock limit stops
+STATICALLY_REFUSED: set[str] = set()
 CHEATS = ("patch_training",)  # an "ok" sample that tries to inflate the accuracy
 
 
@@ -44,7 +47,11 @@ def needs_landlock(name: str) -> bool:
 @pytest.mark.parametrize("name", NAMES)
 def test_every_sample_passes_the_static_check(name):
     """Else it would test the static check, not the sandbox."""
-    check(source(name))
+    if name in STATICALLY_REFUSED:
+        with pytest.raises(CodeError):
+            check(source(name))
+    else:
+        check(source(name))
     assert expected(name) in ("ok", "refused", "oom", "timeout", "crashed", "shape_error", "nan_loss")
 
 
@@ -91,7 +98,8 @@ def outcome(tmp_path_factory):
         patch.setenv("HOSTILE_TEST_API_KEY", SECRET)
         futures = {}
         for name in NAMES:
-            code, canonical = vet(source(name, canary, port))
+            code = source(name, canary, port)  # not vetted: the sandbox must hold on its own
+            canonical = canonical_form(code)
             training = TrainingSettings(**{**TINY, "wall_seconds": WALL.get(name, TINY["wall_seconds"])})
             futures[name] = jobs.submit(code, canonical, "digits", training, 0, str(root / "sandbox"),
                                         str(root / "data"), threads=1)
