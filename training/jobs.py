@@ -16,11 +16,13 @@ trains a finished candidate again.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
 from concurrent.futures import Future
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -102,13 +104,34 @@ def train_here(code: str, canonical: str, dataset: str = "mnist", seed: int = 0,
                data_dir: str | None = None, training: dict | None = None, threads: int | None = None,
                gpu: int | None = None) -> dict:
     """One training in a sandboxed child on this machine (what an executor's worker runs)."""
-    from training import datasets, sandbox
-
     settings = TrainingSettings.model_validate(training or {})
     report = saved(canonical, dataset, settings, seed, workdir)
     if report is not None:
         return report
     folder = _folder(canonical, dataset, settings, seed, workdir)
+    with _exclusive(folder):
+        report = saved(canonical, dataset, settings, seed, workdir)  # a twin job finished while we waited
+        if report is not None:
+            return report
+        return _train(code, canonical, dataset, seed, workdir, data_dir, settings, threads, gpu, folder)
+
+
+@contextmanager
+def _exclusive(folder: Path):
+    """One training per job folder at a time, across threads and processes: two identical
+    candidates of one generation (duplicates run at once with several workers) once shared the
+    sandbox folder, and one child's result.json was removed under it (issue 16).  flock: the OS
+    drops it when its holder dies."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _train(code: str, canonical: str, dataset: str, seed: int, workdir: str | None, data_dir: str | None,
+           settings: TrainingSettings, threads: int | None, gpu: int | None, folder: Path) -> dict:
+    from training import datasets, sandbox
+
     data = datasets.materialise(dataset, Path(data_dir or (Path(workdir or DEFAULT_WORKDIR).parent / ".datasets")),
                                 settings.cifar10).resolve()  # the child runs in its sandbox folder
     job = sandbox.TrainJob(code=code, data=data, classes=datasets.CLASSES[dataset], epochs=settings.epochs,
@@ -119,7 +142,6 @@ def train_here(code: str, canonical: str, dataset: str = "mnist", seed: int = 0,
                            cpu_seconds=settings.cpu_seconds, memory_mb=settings.memory_mb, gpu=gpu)
     result = sandbox.run(job, folder / "sandbox", settings.wall_seconds)
     report = to_report(result, code, canonical, dataset, settings.epochs, folder.name)
-    folder.mkdir(parents=True, exist_ok=True)
     write_atomically(folder / "report.json", report.model_dump_json())
     return report.model_dump(mode="json")
 
