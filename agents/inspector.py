@@ -37,7 +37,6 @@ from tools.inspect_run import (LISTED, Answer, ArchiveAt, AtStep, Best, Count, C
                                Principles, QueryName, Ranked, RunInfo, RunLog, StepOf, Tokens, Why, call,
                                parse_query, tools)
 
-TOOL_CALLING = ("openai", "openai-compatible")  # providers that drive the tool loop themselves
 NOT_FOUND = "not in the log"
 MAX_TOOL_ROUNDS = 6
 
@@ -262,13 +261,12 @@ class Inspector:
     def for_run(cls, run: RunDir, settings: Settings) -> "Inspector":
         """The inspector model of `settings` over `run`; its calls go to the run's inspector.jsonl
         (events.jsonl stays the search's own record)."""
-        from agents.llm import llm_for, structured_method
+        from agents.llm import asker_for
+        from agents.providers import provider
 
         spec = settings.models.for_role("inspector")
-        asker = Asker(role="inspector", label=spec.label(), method=structured_method(spec),
-                      model=llm_for("inspector", settings))
-        return cls(asker, RunLog(run), Journal(run.path / "inspector.jsonl"),
-                   tool_calling=spec.provider in TOOL_CALLING)
+        return cls(asker_for("inspector", settings), RunLog(run), Journal(run.path / "inspector.jsonl"),
+                   tool_calling=provider(spec.provider).tool_calling)
 
     def ask(self, question: str) -> Reply:
         self.asked += 1

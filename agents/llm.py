@@ -27,6 +27,7 @@ from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import BaseModel, ValidationError
 
 from agents import embedded
+from agents import providers
 from errors import UserError
 from settings import ModelSpec, Role, Settings
 
@@ -42,24 +43,35 @@ def llm_for(role: Role, settings: Settings, temperature: float = 0.0) -> BaseCha
         from langchain.chat_models import init_chat_model
 
         key = os.environ.get(spec.api_key_env) or "not-needed"  # local servers ignore the key
+        # max_retries=0: agents/structured.py retries itself, so every fault is journaled and counted.
         return init_chat_model(spec.model, model_provider="openai", base_url=spec.base_url, api_key=key,
-                               temperature=temperature, max_tokens=spec.max_tokens, max_retries=2, timeout=120)
+                               temperature=temperature, max_tokens=spec.max_tokens, max_retries=0,
+                               timeout=spec.timeout)
     return _huggingface(spec, temperature)
 
 
 def check_provider(spec: ModelSpec) -> None:
     """Fail early, with one line, on what would otherwise fail mid-run."""
-    if spec.provider == "openai" and not os.environ.get(spec.api_key_env):
-        raise UserError(f"provider openai needs {spec.api_key_env} in the environment "
+    if providers.provider(spec.provider).key_env and not os.environ.get(spec.api_key_env):
+        raise UserError(f"provider {spec.provider} needs {spec.api_key_env} in the environment "
                         "(or use --model ROLE=embedded, or openai-compatible:MODEL@URL for a local server)")
     if spec.provider == "embedded":
         embedded.check(spec.model)  # a known name whose packages are installed; hashing waits for the first call
 
 
-def structured_method(spec: ModelSpec) -> str | None:
-    """How `with_structured_output` should ask this provider.  OpenAI takes strict JSON
-    schemas; OpenAI-compatible servers support tool calls far more widely."""
-    return "function_calling" if spec.provider == "openai-compatible" else None
+def structured_methods(spec: ModelSpec) -> list[str]:
+    """How to ask this provider for a schema-shaped answer, best first (agents/providers.py);
+    agents/structured.py moves down the list when a server refuses one."""
+    return list(providers.provider(spec.provider).structured)
+
+
+def asker_for(role: Role, settings: Settings, temperature: float = 0.0) -> "Asker":
+    """The role's model wrapped for structured, journaled, fault-tolerant asking."""
+    from agents.structured import Asker
+
+    spec = settings.models.for_role(role)
+    return Asker(role=role, label=spec.label(), methods=structured_methods(spec), max_attempts=spec.max_attempts,
+                 backoff=spec.backoff, model=llm_for(role, settings, temperature))
 
 
 def embedded_model_path(name: str = embedded.DEFAULT) -> Path:

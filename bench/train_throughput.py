@@ -29,7 +29,13 @@ if "--spin" not in sys.argv:
 
 from spaces.torch_code import random_network  # noqa: E402
 from training import datasets, executors  # noqa: E402
-from tools.train_on_gpu import train_here  # noqa: E402
+from spaces.torch_code import vet  # noqa: E402
+from training import jobs  # noqa: E402
+
+
+def train_here(code: str, **kwargs) -> dict:
+    """One sandboxed training of vetted code, as an executor's worker runs it."""
+    return jobs.train_here(*vet(code), **kwargs)
 
 NET = """import torch
 import torch.nn as nn
@@ -95,7 +101,9 @@ def main() -> None:
     data_dir = root / "data"
     data = datasets.materialise("mnist", data_dir)
     threads = os.cpu_count() or 1
-    training = {"epochs": args.epochs, "train_subset": args.train, "eval_subset": 500}
+    # the plain loop below is SGD, lr 0.001, momentum 0.9, batch 64: the sandbox trains with the same recipe
+    training = {"epochs": args.epochs, "train_subset": args.train, "eval_subset": 500, "optimizer": "sgd",
+                "lr": 0.001, "momentum": 0.9, "batch_size": 64}
     common = {"dataset": "mnist", "data_dir": str(data_dir), "training": training, "threads": threads}
     out: dict = {"cores": os.cpu_count(), "load_avg_start": os.getloadavg()}
 

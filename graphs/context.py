@@ -3,6 +3,7 @@ needs but must not checkpoint: settings, the space, the journal, the role models
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,3 +21,4 @@ class RunContext:
     askers: dict[str, Asker] = field(default_factory=dict)
     run_id: str = ""
     result_path: Path | None = None  # where `finish` writes result.json
+    started: float = field(default_factory=time.monotonic)  # this session's start (graphs/limits.py)

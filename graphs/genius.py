@@ -66,7 +66,7 @@ def propose(state: SearchState, runtime: Runtime[RunContext]) -> dict:
         why = "" if llm else "the designer's answer gave no usable candidate"
         if not llm:
             update["parse_failures"] = state.parse_failures + 1
-    contained = settings.critic in ("evidence", "llm")
+    contained = nodes.ranks_by_evidence(ctx)
     pool = state.pool + llm
     if contained:
         pool += search.rea_child(ctx, state.model_copy(update={"pool": pool}), rng, settings.pool_rea, "baseline")

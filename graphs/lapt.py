@@ -44,7 +44,7 @@ import spaces
 from agents import learner
 from agents.structured import Usage
 from errors import UserError
-from graphs import nodes
+from graphs import limits, nodes
 from graphs import search as search_steps
 from graphs.context import RunContext
 from graphs.remember import open_memory
@@ -133,10 +133,12 @@ def build(settings: Settings) -> StateGraph:
     graph.add_node("transfer", transfer)
     graph.add_node("search", search)
     graph.add_node("adapt", adapt)
+    graph.add_node("halt", limits.halt)
     graph.add_node("finish", nodes.finish)
     graph.add_edge(START, "transfer")
     graph.add_edge("transfer", "search")
-    graph.add_conditional_edges("search", after_search, ["adapt", "search", "finish"])
+    graph.add_conditional_edges("search", after_search, ["adapt", "search", "halt", "finish"])
+    graph.add_conditional_edges("halt", next_round, ["adapt", "search"])
     graph.add_edge("adapt", "search")
     graph.add_edge("finish", END)
     return graph
@@ -148,7 +150,14 @@ def after_search(state: LAPTState, runtime: Runtime[RunContext]) -> str:
     cfg, budget = config(runtime.context.settings, runtime.context.space), runtime.context.settings.budget
     if state.evaluations >= budget or state.done or len(state.rounds) >= rounds_for(cfg, budget):
         return "finish"
-    return "search" if cfg.ablation == "no-adaptation" else "adapt"
+    if limits.reached(state, runtime.context):
+        return limits.HALT
+    return next_round(state, runtime)
+
+
+def next_round(state: LAPTState, runtime: Runtime[RunContext]) -> str:
+    return "search" if config(runtime.context.settings, runtime.context.space).ablation == "no-adaptation" \
+        else "adapt"
 
 
 def rounds_for(cfg: LAPTSettings, budget: int) -> int:

@@ -43,7 +43,7 @@ from pydantic import BaseModel
 from agents import mutator
 from agents.structured import Usage
 from errors import UserError
-from graphs import nodes, search
+from graphs import limits, nodes, search
 from graphs.context import RunContext
 from graphs.state import SearchState
 from memory.populations import NetworkPopulation, PromptPopulation
@@ -137,10 +137,12 @@ def build(settings: Settings) -> StateGraph:
     graph = StateGraph(LLMaticState, context_schema=RunContext)
     graph.add_node("init", initialise)
     graph.add_node("generation", generation)
+    graph.add_node("halt", limits.halt)
     graph.add_node("finish", nodes.finish)
     graph.add_edge(START, "init")
-    graph.add_conditional_edges("init", next_step, ["generation", "finish"])
-    graph.add_conditional_edges("generation", next_step, ["generation", "finish"])
+    graph.add_conditional_edges("init", next_step, ["generation", "halt", "finish"])
+    graph.add_conditional_edges("generation", next_step, ["generation", "halt", "finish"])
+    graph.add_edge("halt", "generation")
     graph.add_edge("finish", END)
     return graph
 
@@ -150,8 +152,12 @@ def next_step(state: LLMaticState, runtime: Runtime[RunContext]) -> str:
     if state.done:
         return "finish"
     if settings.llmatic.generations is not None:
-        return "generation" if state.generation < settings.llmatic.generations else "finish"
-    return "generation" if state.evaluations < settings.budget else "finish"
+        more = state.generation < settings.llmatic.generations
+    else:
+        more = state.evaluations < settings.budget
+    if not more:
+        return "finish"
+    return limits.HALT if limits.reached(state, runtime.context) else "generation"
 
 
 def batch_size(state: LLMaticState, settings: Settings) -> int:
@@ -160,10 +166,6 @@ def batch_size(state: LLMaticState, settings: Settings) -> int:
     if settings.llmatic.generations is not None:
         return settings.llmatic.batch
     return max(1, min(settings.llmatic.batch, settings.budget - state.evaluations))
-
-
-def ranks_by_evidence(ctx: RunContext) -> bool:
-    return ctx.settings.critic in ("evidence", "llm") and not isinstance(ctx.space, Trained)
 
 
 # --- archives, rebuilt from the record -------------------------------------------------------
@@ -323,7 +325,7 @@ def _select(ctx: RunContext, state: LLMaticState, archives: Archives, readable: 
     """(offspring to evaluate, offspring ranked out, a state update).  The paper evaluates every
     readable offspring; the evidence Critic fills the batch with the best of the offspring and
     the contained search's candidates."""
-    if not ranks_by_evidence(ctx):
+    if not nodes.ranks_by_evidence(ctx):
         return readable, [], {}
     rng = nodes.seeded(ctx, gen, "llmatic-pool")
     pool = [Trial(step=0, arch=arch, source="llm", rationale=f"{plan.operator} (generation {gen})")
@@ -386,6 +388,7 @@ def _evaluate(ctx: RunContext, state: LLMaticState, archives: Archives, plan: Pl
     detail, descriptors = "", None
     if arch in archives.evaluated:
         evaluation, detail = archives.evaluated[arch], REUSED
+        descriptors = archives.descriptors.get(arch)
     else:
         evaluation = nodes.evaluate_arch(ctx, arch, plan.generation, trained)
         descriptors = evaluation.descriptors

@@ -29,7 +29,7 @@ from graphs.context import RunContext
 from graphs.state import SearchState
 from memory.journal import dumps
 from settings import Settings
-from spaces.base import Evaluation, Trial
+from spaces.base import Evaluation, Trained, Trial
 from tools import evidence as evidence_tool
 from tools.archive_insert import archive_insert
 from tools.evaluate import evaluator
@@ -95,7 +95,7 @@ def review(state: SearchState, runtime: Runtime[RunContext]) -> Command:
 def _choose(state: SearchState, ctx: RunContext, accepted: list[Trial]) -> tuple[dict, list[Trial], dict]:
     """The chosen candidate (with its journal record), the rest kept for later, a state update."""
     settings = ctx.settings
-    if settings.critic == "rules" or len(accepted) == 1 and settings.critic != "llm":
+    if not ranks_by_evidence(ctx) or len(accepted) == 1 and settings.critic != "llm":
         first = accepted[0]
         return ({"trial": first, "journal": {"arch": first.arch, "source": first.source, "accept": True,
                                              "kind": "ok", "reason": "new, and within the constraints."}},
@@ -106,6 +106,13 @@ def _choose(state: SearchState, ctx: RunContext, accepted: list[Trial]) -> tuple
     rest = [by_arch[r.arch].model_copy(update={"evidence": r.evidence}) for r in ranked[1:]]
     update = {"usage": state.add_usage("critic", usage)} if usage is not None else {}
     return {"trial": chosen, "journal": record}, rest[:POOL_LIMIT], update
+
+
+def ranks_by_evidence(ctx: RunContext) -> bool:
+    """The Critic ranks a pool by evidence (critic evidence/llm) on spaces where evidence is cheap;
+    on trained spaces (torch-code) every candidate's FLOPs would cost a sandboxed forward pass,
+    so there the rules alone decide and no contained baseline joins the pool."""
+    return ctx.settings.critic in ("evidence", "llm") and not isinstance(ctx.space, Trained)
 
 
 def rank_pool(ctx: RunContext, state: SearchState, candidates: list[Trial],
@@ -172,7 +179,11 @@ def evaluate(state: SearchState, runtime: Runtime[RunContext]) -> dict:
 
 
 def after_evaluate(state: SearchState, runtime: Runtime[RunContext]) -> str:
-    return "finish" if state.evaluations >= runtime.context.settings.budget or state.done else "propose"
+    from graphs import limits
+
+    if state.evaluations >= runtime.context.settings.budget or state.done:
+        return "finish"
+    return limits.HALT if limits.reached(state, runtime.context) else "propose"
 
 
 def finish(state, runtime: Runtime[RunContext]) -> dict:
@@ -181,20 +192,29 @@ def finish(state, runtime: Runtime[RunContext]) -> dict:
     `extra_result` adds the graph's part): unannotated, because LangGraph would otherwise
     narrow a subclass's state to the annotated class and drop its fields."""
     from graphs.remember import remember
-    from graphs.result import summarise
 
     ctx = runtime.context
     stop_reason = state.stop_reason or ("budget reached" if state.evaluations >= ctx.settings.budget
                                         else "stopped before the budget")
     final = state.model_copy(update={"stop_reason": stop_reason})
-    result = {**summarise(final, ctx), **final.extra_result(ctx)}
+    result = write_result(final, ctx, stop_reason)
     remember(final, ctx)  # the persistent memory (memory/store.py) keeps what this search evaluated
     ctx.journal.append(state.step, "result", data=result)
+    return {"done": True, "stop_reason": stop_reason}
+
+
+def write_result(state, ctx: RunContext, stop_reason: str, resumable: bool = False) -> dict:
+    """result.json from the state: the common summary and the graph's own part, written atomically.
+    `resumable`: a run paused at a limit (graphs/limits.py), to be continued."""
+    from graphs.result import summarise
+
+    final = state.model_copy(update={"stop_reason": stop_reason})
+    result = {**summarise(final, ctx), **final.extra_result(ctx), "resumable": resumable}
     if ctx.result_path is not None:
         tmp = ctx.result_path.with_suffix(".json.partial")
         tmp.write_text(dumps(result))
         tmp.replace(ctx.result_path)
-    return {"done": True, "stop_reason": stop_reason}
+    return result
 
 
 # --- the step graph ----------------------------------------------------------------------------
@@ -202,7 +222,7 @@ def finish(state, runtime: Runtime[RunContext]) -> dict:
 
 def step_graph(state: type[SearchState], propose: Callable, settings: Settings) -> StateGraph:
     """propose -> review -> [approve] -> evaluate -> propose | finish, with the graph's own propose."""
-    from graphs import approve
+    from graphs import approve, limits
 
     graph = StateGraph(state, context_schema=RunContext)
     graph.add_node("propose", propose)
@@ -211,10 +231,12 @@ def step_graph(state: type[SearchState], propose: Callable, settings: Settings) 
     if settings.approve:
         graph.add_node("approve", approve.approve, destinations=("evaluate", "propose"))
     graph.add_node("evaluate", evaluate)
+    graph.add_node("halt", limits.halt)
     graph.add_node("finish", finish)
     graph.add_edge(START, "propose")
     graph.add_edge("propose", "review")
-    graph.add_conditional_edges("evaluate", after_evaluate, ["propose", "finish"])
+    graph.add_conditional_edges("evaluate", after_evaluate, ["propose", "halt", "finish"])
+    graph.add_edge("halt", "propose")
     graph.add_edge("finish", END)
     return graph
 

@@ -35,6 +35,7 @@ def summarise(state: SearchState, ctx: RunContext) -> dict:
         "best": None,
         "archive_size": len(state.archive.elites),
         "usage": {role: usage.model_dump() for role, usage in state.usage.items()},
+        "faults": _faults(events),
         "models": {role: settings.models.for_role(role).label() for role in state.usage},
         "best_so_far": _best_so_far(state),
         "stop_reason": state.stop_reason,
@@ -52,3 +53,15 @@ def _best_so_far(state: SearchState) -> list[float]:
         best = max(best, trial.val_acc)
         curve.append(best)
     return curve
+
+
+def _faults(events) -> dict[str, dict[str, int]]:
+    """Provider faults per role and kind, from the journal: it also holds those of a session that
+    ended on them (the state of an interrupted node is lost, its journal lines are not)."""
+    out: dict[str, dict[str, int]] = {}
+    for event in events:
+        kind = event.data.get("fault") if event.kind in ("error", "parse_error") else None
+        if kind and event.role:
+            out.setdefault(event.role, {})
+            out[event.role][kind] = out[event.role].get(kind, 0) + 1
+    return out

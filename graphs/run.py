@@ -13,8 +13,10 @@ from typing import Any, Callable
 
 import graphs
 import spaces
-from agents.llm import check_provider, llm_for, structured_method
+from agents.llm import asker_for, check_provider
+from agents.providers import price
 from agents.structured import Asker
+from graphs import limits
 from graphs.context import RunContext
 from errors import UserError
 from graphs.state import SearchState
@@ -41,19 +43,27 @@ def prepare(settings: Settings) -> Settings:
         space.check_settings(settings)
     for role in variant.roles(settings):
         check_provider(settings.models.for_role(role))
+        if settings.limits.max_cost is not None and price(settings.models.for_role(role)) is None:
+            spec = settings.models.for_role(role)
+            raise UserError(f"--max-cost needs a price for {role} ({spec.label()}): set models.{role}.price_per_1k "
+                            "(USD per 1,000 tokens in and out) in archagents.toml")
     if settings.approve and "approve" not in variant.build(settings).nodes:
         raise UserError(f"--approve is not available for --graph {settings.graph} (it has no single proposal "
                         "to pause on; see graphs/approve.py)")
     return settings
 
 
-def make_askers(settings: Settings) -> dict[str, Asker]:
+def make_askers(settings: Settings, journal=None) -> dict[str, Asker]:
+    """The role models of a run; a structured-output method a server refused earlier in this
+    run (journaled by agents/structured.py) is not tried again on resume."""
     temperatures = {"designer": settings.temperature}
-    askers = {}
-    for role in graphs.get(settings.graph).roles(settings):
-        spec = settings.models.for_role(role)
-        askers[role] = Asker(role=role, label=spec.label(), method=structured_method(spec),
-                             model=llm_for(role, settings, temperatures.get(role, 0.0)))
+    askers = {role: asker_for(role, settings, temperatures.get(role, 0.0))
+              for role in graphs.get(settings.graph).roles(settings)}
+    for event in journal.events() if journal is not None else ():
+        if event.kind == "run" and event.role in askers and "structured_output_method" in event.data:
+            asker = askers[event.role]
+            kept = event.data["structured_output_method"]
+            asker.methods = asker.methods[asker.methods.index(kept):] if kept in asker.methods else [kept]
     return askers
 
 
@@ -103,7 +113,7 @@ def _execute(run: RunDir, askers: dict[str, Asker] | None, on_state: Callable[[S
     space = spaces.get(settings.space)
     space.configure(settings, run.path)
     context = RunContext(settings=settings, space=space, journal=journal,
-                         askers=askers if askers is not None else make_askers(settings),
+                         askers=askers if askers is not None else make_askers(settings, journal),
                          run_id=run.id, result_path=run.result_path)
     connection = sqlite3.connect(run.checkpoint_path, check_same_thread=False)
     try:
@@ -119,12 +129,14 @@ def _execute(run: RunDir, askers: dict[str, Asker] | None, on_state: Callable[[S
                        data={"event": "resumed" if resuming else "started", "settings": settings.model_dump(mode="json")})
         state_model = graphs.get(settings.graph).STATE
         command = None if resuming else state_model()
+        if resuming and any(limits.is_halt(i.value) for i in snapshot.interrupts):
+            command = Command(resume="continue")  # paused at a limit: `halt` checks it again
         while True:
             for values in app.stream(command, config, context=context, stream_mode="values"):
                 if on_state is not None and not (isinstance(values, dict) and "__interrupt__" in values):
                     on_state(values if isinstance(values, SearchState) else state_model.model_validate(values))
             paused = app.get_state(config).interrupts
-            if not paused or on_interrupt is None:
+            if not paused or on_interrupt is None or limits.is_halt(paused[0].value):
                 break
             command = Command(resume=on_interrupt(paused[0].value))
     finally:

@@ -17,6 +17,8 @@ from typing import Any, Iterator, Literal
 
 from pydantic import BaseModel, Field
 
+from errors import scrub
+
 EventKind = Literal["run", "prompt", "answer", "parse_error", "tool_call", "critic", "evaluation",
                     "fallback", "archive", "offspring", "generation", "result", "error", "principles"]
 
@@ -53,7 +55,7 @@ class Journal:
     def append(self, step: int, kind: EventKind, **fields: Any) -> Event:
         event = Event(seq=self._seq, step=step, kind=kind, **fields)
         with self.path.open("a", encoding="utf-8") as f:
-            f.write(event.model_dump_json() + "\n")
+            f.write(scrub(event.model_dump_json()) + "\n")  # no API key is ever written down
             f.flush()
             os.fsync(f.fileno())
         self._seq += 1

@@ -28,8 +28,7 @@ from errors import UserError
 from memory.journal import Journal, dumps
 from settings import Settings
 
-Status = Literal["finished", "running", "interrupted"]
-LOCAL_PROVIDERS = ("embedded", "hf")  # run on this machine: they cost nothing per token
+Status = Literal["finished", "running", "interrupted", "stopped"]  # stopped: at a limit, resumable
 
 
 class RunInfo(BaseModel):
@@ -45,7 +44,8 @@ class RunInfo(BaseModel):
     best_val_acc: float | None = None
     best_arch: str | None = None
     tokens: int = 0
-    cost_usd: float | None = None  # 0 when every model ran locally; None when unknown (no price table)
+    path: str = ""
+    tokens_by_role: dict[str, tuple[int, int]] = {}  # role -> (in, out): the cost is priced from it (render.py)
     started: str = ""
     parent: str | None = None
     forked_at: int | None = None
@@ -105,7 +105,7 @@ class RunDir:
 
     def status(self) -> Status:
         if self.result_path.exists():
-            return "finished"
+            return "stopped" if (self.result() or {}).get("resumable") else "finished"
         if self.lock_path.exists():
             with self.lock_path.open() as f:
                 try:
@@ -117,7 +117,8 @@ class RunDir:
     def info(self) -> RunInfo:
         """Summary from config.json and the journal (works for unfinished runs too)."""
         settings = self.settings()
-        evaluations, best, tokens, started, parent, forked_at, roles = 0, None, 0, "", None, None, set()
+        evaluations, best, tokens, started, parent, forked_at = 0, None, 0, "", None, None
+        by_role: dict[str, tuple[int, int]] = {}
         for event in self.journal().events():
             if not started:
                 started = datetime.fromtimestamp(event.ts).strftime("%Y-%m-%d %H:%M")
@@ -127,15 +128,15 @@ class RunDir:
                     best = event
             elif event.kind == "answer":
                 tokens += (event.tokens_in or 0) + (event.tokens_out or 0)
-                roles.add(event.role)
+                spent = by_role.get(event.role or "", (0, 0))
+                by_role[event.role or ""] = (spent[0] + (event.tokens_in or 0), spent[1] + (event.tokens_out or 0))
             elif event.kind == "run" and event.data.get("event") == "forked":
                 parent, forked_at = event.data.get("parent"), event.data.get("forked_at")
-        local = all(settings.models.for_role(role).provider in LOCAL_PROVIDERS for role in roles)
         return RunInfo(id=self.id, graph=settings.graph, space=settings.space, dataset=settings.dataset,
                        seed=settings.seed, status=self.status(), evaluations=evaluations,
                        best_val_acc=best.data["val_acc"] if best else None,
                        best_arch=best.data.get("arch") if best else None, tokens=tokens,
-                       cost_usd=0.0 if local else None, started=started, parent=parent, forked_at=forked_at)
+                       path=str(self.path), tokens_by_role=by_role, started=started, parent=parent, forked_at=forked_at)
 
     @property
     def result_path(self) -> Path:
@@ -143,6 +144,13 @@ class RunDir:
 
     def settings(self) -> Settings:
         return Settings.model_validate_json(self.config_path.read_text())
+
+    def update_limits(self, raised: dict) -> Settings:
+        """The run's settings with these limits (resume with a higher one), written back to config.json."""
+        settings = self.settings()
+        settings = settings.model_copy(update={"limits": settings.limits.model_copy(update=raised)})
+        self.config_path.write_text(settings.model_dump_json(indent=2))
+        return settings
 
     def journal(self) -> Journal:
         return Journal(self.path / "events.jsonl")

@@ -44,7 +44,21 @@ FORBIDDEN_NAMES = frozenset({
 FORBIDDEN_ATTRIBUTES = frozenset({"hub", "load", "save", "ops", "_C", "classes", "cpp_extension", "compile",
                                   "from_file", "load_library", "system", "popen", "os", "sys", "subprocess",
                                   "builtins", "importlib", "ctypes", "socket", "pickle", "shutil", "io",
-                                  "pathlib", "tempfile", "multiprocessing"})
+                                  "pathlib", "tempfile", "multiprocessing",
+                                  # the interpreter's frames: from a generator or traceback to the trainer's
+                                  # locals and every module's globals (tests/training/hostile/cheat_frames.py)
+                                  "gi_frame", "gi_code", "cr_frame", "ag_frame", "tb_frame", "tb_next", "f_back",
+                                  "f_globals", "f_locals", "f_builtins", "f_code",
+                                  # standard modules torch imported, under the names torch's modules give them
+                                  # (torch._guards.threading, torch.accelerator.graphs.gc, ...)
+                                  "threading", "_thread", "signal", "gc", "inspect", "atexit", "mp",
+                                  "python_multiprocessing", "reduction", "reducer", "tarfile", "zipfile", "glob",
+                                  "linecache", "platform", "uuid",
+                                  # torch and numpy APIs that write files, connect or start processes
+                                  "serialization", "package", "distributed", "DataLoader", "tofile", "dump"})
+# The module names the sandbox pre-binds: their attributes (torch's classes and functions) may be
+# used, never replaced (tests/training/hostile/patch_training.py).
+MODULE_NAMES = frozenset({"torch", "nn", "F", "math"})
 ALLOWED_DUNDERS = frozenset({"__init__"})
 
 # LLMatic's mutation instructions for PyTorch code (seed 001, section 3 and appendix A), in our
@@ -163,10 +177,32 @@ def check(code: str) -> ast.Module:
                 raise CodeError("refused", f"the code reads the attribute `{node.attr}`, which is not allowed")
             if node.attr in FORBIDDEN_ATTRIBUTES:
                 raise CodeError("refused", f"the code uses `.{node.attr}`, which can load files or native code")
+            if node.attr.startswith("_") and not _own_attribute(node):
+                raise CodeError("refused", f"the code reads the private attribute `.{node.attr}` of something "
+                                           "other than self; use public torch APIs")
+        elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+            for target in node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]:
+                if isinstance(target, ast.Attribute) and _root(target) in MODULE_NAMES:
+                    raise CodeError("refused", f"the code replaces `{ast.unparse(target)}`; torch's own classes "
+                                               "and functions may not be changed")
     if not any(isinstance(node, ast.ClassDef) and any(_base_name(b) == "Module" for b in node.bases)
                for node in tree.body):
         raise CodeError("build_error", "the code defines no class that inherits from nn.Module")
     return tree
+
+
+def _own_attribute(node: ast.Attribute) -> bool:
+    """`self._x`, `cls._x` or `super()._x`: a class's own private attribute."""
+    value = node.value
+    return (isinstance(value, ast.Name) and value.id in ("self", "cls")) or \
+        (isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "super")
+
+
+def _root(node: ast.expr) -> str | None:
+    """The name an attribute chain starts from (`nn` in `nn.Linear.forward`)."""
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
 
 
 def _allowed_import(module: str) -> None:
@@ -237,7 +273,7 @@ class TorchCodeSpace(Space):
 
     def describe(self, dataset: str) -> str:
         return PROBLEM.format(dataset=dataset, allowed=", ".join(ALLOWED_IMPORTS[:4]), seed=SEED_NETWORK,
-                              epochs=self.training.epochs)
+                              epochs=self.training.epochs, recipe=recipe_text(self.training))
 
     def validate(self, arch: str) -> str:
         code = extract(arch)
@@ -345,6 +381,13 @@ class TorchCodeSpace(Space):
         return [tuple(self.training.flops_bounds_m), tuple(self.training.width_depth_bounds)]
 
 
+def recipe_text(training) -> str:
+    """The optimiser as the designer's prompt states it (settings.TrainingSettings)."""
+    if training.optimizer == "adam":
+        return f"Adam (learning rate {training.lr:g}, batch size {training.batch_size})"
+    return f"SGD (learning rate {training.lr:g}, momentum {training.momentum:g}, batch size {training.batch_size})"
+
+
 def random_network(rng: random.Random, classes: int = 10) -> str:
     """A random small conv net: 1-3 conv blocks (width, kernel, optional batch norm and
     2x2 max pooling), flatten, linear head; sizes computed so it always builds."""
@@ -431,6 +474,6 @@ PROBLEM = """\
 You are designing a convolutional network in PyTorch for {dataset} images (input: a batch of \
 3x32x32 tensors; output: 10 class scores). Write one class `Net(nn.Module)` whose constructor \
 takes no arguments. You may import only {allowed}. Each network is trained for {epochs} epoch(s) \
-with SGD (learning rate 0.001, momentum 0.9). The starting point (LLMatic's seed network):
+with {recipe}. The starting point (LLMatic's seed network):
 {seed}
 Goal: the highest validation accuracy."""

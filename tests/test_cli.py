@@ -54,7 +54,7 @@ def test_search_prints_summary_and_saves_result(tmp_path, monkeypatch):
     model = Scripted(answers=[cell("nor_conv_3x3", "nor_conv_3x3", "nor_conv_3x3", "skip_connect", "nor_conv_3x3",
                                    "nor_conv_3x3"), cell(*["nor_conv_1x1"] * 6)])
     monkeypatch.setattr(graphs.run, "make_askers",
-                        lambda settings: {"designer": Asker(role="designer", label="scripted", model=model)})
+                        lambda settings, journal=None: {"designer": Asker(role="designer", label="scripted", model=model)})
     result = CliRunner().invoke(cli.app, ["search", "--budget", "2", "--runs-dir", str(tmp_path), "--seed", "5"])
     assert result.exit_code == 0, result.output
     assert "test acc" in result.output and "rank" in result.output

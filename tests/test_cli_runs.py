@@ -48,7 +48,7 @@ def test_chat_ask_one_shot(recorded_run, monkeypatch):
 
 def test_fork_then_report(tmp_path, monkeypatch):
     parent = record(tmp_path)
-    monkeypatch.setattr(graphs.run, "make_askers", lambda settings: {
+    monkeypatch.setattr(graphs.run, "make_askers", lambda settings, journal=None: {
         "designer": Asker(role="designer", label="scripted", model=Scripted(answers=ANSWERS[3:]))})
     output = " ".join(invoke("fork", parent.id, "--at", 4, "--runs-dir", tmp_path, "--quiet").split())
     assert f"forked from {parent.id} at step 4" in output and "test acc" in output
@@ -61,7 +61,7 @@ def test_fork_then_report(tmp_path, monkeypatch):
 
 
 def test_search_approve_reads_decisions_from_the_terminal(tmp_path, monkeypatch):
-    monkeypatch.setattr(graphs.run, "make_askers", lambda settings: {
+    monkeypatch.setattr(graphs.run, "make_askers", lambda settings, journal=None: {
         "designer": Asker(role="designer", label="scripted", model=Scripted(answers=ANSWERS[3:]))})
     output = invoke("search", "--approve", "--budget", 1, "--runs-dir", tmp_path, input="x\nr\ne\n|bad|\ne\n"
                     "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|\n")

@@ -597,7 +597,7 @@ class RunLog:
                 + "; models: " + (", ".join(f"{role} {m}" for role, m in models.items()) or "none called"))
         training = c.get("training") or {}
         if c.get("space") == "torch-code" and training:  # the only space whose runs train networks themselves
-            text += (f"; training: {num(training.get('epochs'))} epochs, SGD with learning rate {num(training.get('lr'))}, "
+            text += (f"; training: {num(training.get('epochs'))} epochs, {training.get('optimizer', 'sgd')} with learning rate {num(training.get('lr'))}, "
                      f"momentum {num(training.get('momentum'))}, batch size {num(training.get('batch_size'))}")
         if r:
             text += (f". It stopped because: {r.get('stop_reason')}, after {num(r.get('evaluations'))} evaluations "

@@ -2,7 +2,8 @@
 
 The code is vetted first (spaces/torch_code.py: `ast` only, never run here); what passes is
 trained by training/jobs.py on the configured executor (a local sandboxed child, or Ray),
-with SGD (lr 0.001, momentum 0.9, the paper's recipe; seed 001 section 4) or the recipe the
+with the training settings' recipe (the CPU default: Adam, lr 0.001, batch 32; `--paper-scale`:
+the paper's SGD, lr 0.001, momentum 0.9, 50 epochs, seed 001 section 4) or the recipe the
 training settings give.  A finished job's saved report is reused, never retrained.
 Failures come back typed in the report (settings.TrainingSettings, spaces.base.FailureKind).
 """
@@ -42,5 +43,5 @@ def train_on_gpu(arch: str, dataset: str = "mnist", epochs: int | None = None, s
 
 tool = StructuredTool.from_function(
     train_on_gpu, name="train_on_gpu", args_schema=TrainOnGPU,
-    description="Train a PyTorch network (source code) in a sandbox with SGD and report validation accuracy (%), "
+    description="Train a PyTorch network (source code) in a sandbox with the run's recipe and report validation accuracy (%), "
                 "MFLOPs, M params, width/depth, images/s; failures come back typed.")

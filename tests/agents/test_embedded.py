@@ -13,6 +13,7 @@ import pytest
 
 from agents import embedded
 from errors import UserError
+from render import models_table
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -136,7 +137,7 @@ def test_models_table_shows_installed_and_verified(fake):
     row = {s.name: s for s in embedded.statuses()}[model.name]
     assert row.verified and row.licence == "Apache-2.0"
     console = Console(record=True, width=200)
-    console.print(embedded.table(embedded.statuses()))
+    console.print(models_table(embedded.statuses()))
     text = console.export_text()
     assert "fake-1k" in text and f"{embedded.DEFAULT} (default)" in text
 

@@ -4,7 +4,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from agents import embedded, llm
-from agents.llm import ChatEmbedded, llm_for, structured_method
+from agents.llm import ChatEmbedded, llm_for, structured_methods
 from errors import UserError
 from settings import load_settings
 
@@ -32,7 +32,7 @@ def test_roles_get_their_own_models():
     critic, designer = llm_for("critic", settings), llm_for("designer", settings)
     assert type(critic).__name__ == "ChatOpenAI" and str(critic.openai_api_base) == "http://127.0.0.1:9/v1"
     assert isinstance(designer, ChatEmbedded)
-    assert structured_method(settings.models.critic) == "function_calling"
+    assert structured_methods(settings.models.critic) == ["json_schema", "json_mode", "function_calling", "text"]
 
 
 def test_hf_without_extra_is_a_clear_error():

@@ -1,16 +1,13 @@
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
-
 import pytest
 from langchain_core.messages import HumanMessage
 from pydantic import BaseModel
 
-from agents.llm import llm_for, structured_method
+from agents.llm import asker_for
 from agents.structured import Asker
 from errors import LLMError
 from memory.journal import Journal
 from settings import load_settings
+from tests.fake_openai import FakeOpenAI
 from tests.fakes import Scripted, TextOnly
 
 
@@ -62,60 +59,96 @@ def test_temperature_and_seed_apply_per_call(tmp_path):
     assert model.temperature == 0.0  # the configured model is untouched; a copy got the override
 
 
-class _ChatCompletions(BaseHTTPRequestHandler):
-    """A tiny server speaking the chat-completions protocol: answers with a tool call when
-    tools are offered, else with JSON text.  Records what it was sent."""
-
-    requests: list[dict] = []
-
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).requests.append(body)
-        message = {"role": "assistant", "content": json.dumps({"value": 42})}
-        if body.get("tools"):
-            name = body["tools"][0]["function"]["name"]
-            message = {"role": "assistant", "content": None, "tool_calls": [{
-                "id": "call_1", "type": "function", "function": {"name": name, "arguments": json.dumps({"value": 42})}}]}
-        payload = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                   "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-                   "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}}
-        data = json.dumps(payload).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+def remote_asker(url: str, role: str = "designer", timeout: float = 10.0, provider: str = "openai-compatible"):
+    """An Asker over the fake server as the CLI would build it (provider table, our retries), with
+    waits made instant and recorded."""
+    settings = load_settings(model_flags=[f"{role}={provider}:local-model@{url}"])
+    settings.models.for_role(role).timeout = timeout
+    asker = asker_for(role, settings, temperature=0.2)
+    waits: list[float] = []
+    asker.sleep = waits.append
+    return asker, waits
 
 
-@pytest.fixture
-def server():
-    httpd = HTTPServer(("127.0.0.1", 0), _ChatCompletions)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    _ChatCompletions.requests = []
-    yield f"http://127.0.0.1:{httpd.server_port}/v1"
-    httpd.shutdown()
+def faults(journal: Journal) -> list[str]:
+    return [e.data["fault"] for e in journal.events() if e.kind in ("error", "parse_error") and "fault" in e.data]
 
 
-def test_openai_compatible_endpoint_end_to_end(server, tmp_path):
-    settings = load_settings(model_flags=[f"designer=openai-compatible:local-model@{server}"])
-    spec = settings.models.designer
-    asker = Asker(role="designer", label=spec.label(), model=llm_for("designer", settings, temperature=0.2),
-                  method=structured_method(spec))
-    answer, usage = asker.ask([HumanMessage("q")], Answer, Journal(tmp_path / "e.jsonl"), step=0)
-    assert answer.value == 42
-    assert (usage.tokens_in, usage.tokens_out) == (11, 7)
-    sent = _ChatCompletions.requests[0]
+def test_the_json_schema_method_answers_end_to_end(tmp_path):
+    with FakeOpenAI(["ok"]) as server:
+        asker, _ = remote_asker(server.url)
+        answer, usage = asker.ask([HumanMessage("q")], Answer, Journal(tmp_path / "e.jsonl"), step=0)
+    assert answer.value == 42 and (usage.tokens_in, usage.tokens_out) == (11, 7)
+    sent = server.requests[0]
     assert sent["model"] == "local-model" and sent["temperature"] == 0.2
-    assert sent["tools"][0]["function"]["name"] == "Answer"
+    assert sent["response_format"]["type"] == "json_schema"
+
+
+def test_a_refused_method_gives_way_to_the_next_and_is_remembered(tmp_path):
+    journal = Journal(tmp_path / "e.jsonl")
+    with FakeOpenAI(["refuse_schema"]) as server:
+        asker, _ = remote_asker(server.url)
+        first, _ = asker.ask([HumanMessage("q")], Answer, journal, step=0)
+        second, _ = asker.ask([HumanMessage("q")], Answer, journal, step=1)
+    assert first.value == second.value == 42 and asker.methods[0] == "json_mode"
+    formats = [(r.get("response_format") or {}).get("type") for r in server.requests]
+    assert formats == ["json_schema", "json_object", "json_object"]  # never json_schema again
+    assert any(e.data.get("structured_output_method") == "json_mode" for e in journal.events())
+
+
+def test_rate_limits_honour_retry_after_and_server_errors_back_off(tmp_path):
+    journal = Journal(tmp_path / "e.jsonl")
+    with FakeOpenAI(["429:7", "500", "500", "ok"]) as server:
+        asker, waits = remote_asker(server.url)
+        answer, usage = asker.ask([HumanMessage("q")], Answer, journal, step=0)
+    assert answer.value == 42 and waits == [7.0, 2.0, 4.0]  # Retry-After, then 1 s doubling
+    assert usage.faults == {"rate_limited": 1, "server_error": 2}
+    assert faults(journal) == ["rate_limited", "server_error", "server_error"]
+
+
+def test_timeouts_are_retried(tmp_path):
+    with FakeOpenAI(["slow:3", "ok"]) as server:
+        asker, waits = remote_asker(server.url, timeout=0.5)
+        answer, usage = asker.ask([HumanMessage("q")], Answer, Journal(tmp_path / "e.jsonl"), step=0)
+    assert answer.value == 42 and usage.faults == {"timeout": 1} and waits == [1.0]
+
+
+@pytest.mark.parametrize("bad,fault", [("garbage", "garbage_response"), ("truncated", "truncated_answer"),
+                                       ("empty", "empty_answer")])
+def test_broken_answers_are_asked_again(tmp_path, bad, fault):
+    journal = Journal(tmp_path / "e.jsonl")
+    with FakeOpenAI([bad, "ok"]) as server:
+        asker, _ = remote_asker(server.url)
+        answer, usage = asker.ask([HumanMessage("q")], Answer, journal, step=0)
+    assert answer.value == 42 and usage.faults == {fault: 1}
+
+
+def test_a_role_that_keeps_failing_is_one_llm_error_naming_it(tmp_path):
+    journal = Journal(tmp_path / "e.jsonl")
+    with FakeOpenAI(["500"]) as server:
+        asker, waits = remote_asker(server.url, role="critic")
+        with pytest.raises(LLMError, match=r"critic model .* failed \(server_error, 5 attempts\)"):
+            asker.ask([HumanMessage("q")], Answer, journal, step=3)
+    assert len(server.requests) == 5 and waits == [1.0, 2.0, 4.0, 8.0]
+    assert [e.data.get("final") for e in journal.events() if e.kind == "error"][-1] is True
+
+
+def test_the_key_never_reaches_the_journal_or_the_error(tmp_path, monkeypatch):
+    secret = "sk-test-0123456789abcdef"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    journal = Journal(tmp_path / "e.jsonl")
+    with FakeOpenAI(["echo_key"]) as server:
+        asker, _ = remote_asker(server.url, provider="openai")
+        with pytest.raises(LLMError) as err:
+            asker.ask([HumanMessage("q")], Answer, journal, step=0)
+    sent = {name.lower(): value for name, value in server.headers[0].items()}
+    assert sent["authorization"] == f"Bearer {secret}"  # the server saw it...
+    assert secret not in str(err.value) and "***" in str(err.value)  # ...the user and the files do not
+    assert secret not in (tmp_path / "e.jsonl").read_text()
 
 
 def test_unreachable_endpoint_is_an_llm_error(tmp_path):
-    settings = load_settings(model_flags=["designer=openai-compatible:m@http://127.0.0.1:9/v1"])
-    model = llm_for("designer", settings).model_copy(update={"max_retries": 0, "request_timeout": 2})
-    asker = Asker(role="designer", label="x", model=model, method="function_calling")
-    with pytest.raises(LLMError, match="designer model x failed"):
+    asker, waits = remote_asker("http://127.0.0.1:9/v1", timeout=2)
+    with pytest.raises(LLMError, match="designer model .* failed .connection"):
         asker.ask([HumanMessage("q")], Answer, Journal(tmp_path / "e.jsonl"), step=0)
+    assert len(waits) == 4

@@ -14,7 +14,10 @@ def test_list_and_info_of_a_finished_run(recorded_run):
     assert info.best_val_acc == result["best"]["val_acc"] and info.best_arch == result["best"]["arch"]
     usage = result["usage"]["designer"]
     assert info.tokens == usage["tokens_in"] + usage["tokens_out"] > 0
-    assert info.cost_usd == 0.0 and info.parent is None  # embedded settings: local, free
+    assert info.parent is None and set(info.tokens_by_role) <= {"designer"}
+    from render import run_cost
+
+    assert run_cost(info) == "local"  # embedded settings: free
 
 
 def test_status_running_while_held_and_interrupted_after(tmp_path):

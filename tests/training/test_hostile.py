@@ -28,7 +28,10 @@ SECRET = "sk-canary-4f1d9c"
 TINY = {"epochs": 1, "train_subset": 256, "eval_subset": 64, "batch_size": 32, "workers": 2,
         "wall_seconds": 90.0, "cpu_seconds": 12, "memory_mb": 512}
 WALL = {"sleep_forever": 20.0}  # the one sample that only a wall-clock limit stops
-STATICALLY_REFUSED: set[str] = set()
+STATICALLY_REFUSED: set[str] = {
+    "alarm", "atexit_hook", "busy_loop", "cheat_frames", "cheat_labels_file", "disk_fill", "forge_report",
+    "fork_workers", "kill_parent", "network_tcp", "patch_training", "read_parent_environ", "read_secret", "shell",
+    "sleep_forever", "subvert_hook", "threads", "write_native", "write_numpy"}
 CHEATS = ("patch_training",)  # an "ok" sample that tries to inflate the accuracy
 
 
