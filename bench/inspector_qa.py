@@ -103,17 +103,15 @@ def questions(run) -> list[Item]:
 
 def inspector_for(run, settings, journal_dir: Path):
     """The Inspector of `settings` over `run`, journaling its calls in `journal_dir`."""
-    from agents.inspector import TOOL_CALLING, Inspector
-    from agents.llm import llm_for, structured_method
-    from agents.structured import Asker
+    from agents.inspector import Inspector
+    from agents.llm import asker_for
+    from agents.providers import provider
     from memory.journal import Journal
     from tools.inspect_run import RunLog
 
     spec = settings.models.for_role("inspector")
-    asker = Asker(role="inspector", label=spec.label(), method=structured_method(spec),
-                  model=llm_for("inspector", settings))
-    return Inspector(asker, RunLog(run), Journal(journal_dir / f"{run.id}.inspector.jsonl"),
-                     tool_calling=spec.provider in TOOL_CALLING)
+    return Inspector(asker_for("inspector", settings), RunLog(run), Journal(journal_dir / f"{run.id}.inspector.jsonl"),
+                     tool_calling=provider(spec.provider).tool_calling)
 
 
 def run_set(items: list[Item], inspector: Callable[[str], object], out=None) -> list[Verdict]:
