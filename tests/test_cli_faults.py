@@ -12,7 +12,7 @@ CELL = {"node1_from_0": "nor_conv_3x3", "node2_from_0": "nor_conv_3x3", "node2_f
 
 def test_a_failing_provider_ends_the_run_with_a_resume_command_then_resumes(tmp_path, monkeypatch):
     monkeypatch.setenv("ARCHAGENTS_MODELS__DESIGNER__BACKOFF", "0.01")
-    answer = {"rationale": "convolutions and a skip", "architectures": [CELL] * 4}
+    answer = {"rationale": "convolutions and a skip", "architectures": [list(CELL.values())] * 4}
     with FakeOpenAI(["500"], answer) as down:
         failed = run_cli("search", "--model", f"designer=openai-compatible:m@{down.url}", "--budget", "2",
                          "--runs-dir", str(tmp_path), "-q")

@@ -15,7 +15,7 @@ GRAPHS = ["genius", "random", "rea", "random+flops", "prior"]
 
 def designer(settings):
     """The genius cells' designer: a scripted model that proposes one cell, then talks nonsense."""
-    answer = {"rationale": "big", "architectures": [{"first": "large", "second": "medium", "third": "large"}] * 4}
+    answer = {"rationale": "big", "architectures": [["large", "medium", "large"]] * 4}
     return {"designer": Asker(role="designer", label="scripted", model=Scripted(answers=[answer, "nonsense"]))}
 
 

@@ -67,7 +67,7 @@ def test_the_llm_graphs_run_on_the_synthetic_space_too(tmp_path):
     from tests.fakes import Scripted
 
     settings = prepare(load_settings(runs_dir=tmp_path, space="tiny", dataset="a", budget=3))
-    answer = {"rationale": "bigger", "architectures": [{"first": "large", "second": "large", "third": "small"}] * 4}
+    answer = {"rationale": "bigger", "architectures": [["large", "large", "small"]] * 4}
     result = execute(RunDir.create(settings), {"designer": Asker(role="designer", label="s",
                                                                   model=Scripted(answers=[answer, "garbage"]))})
     assert result["evaluations"] == 3 and result["best"]["val_acc"] >= 96

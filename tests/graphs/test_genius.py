@@ -131,10 +131,11 @@ def edits_answer(messages):
     """Three edits of the best parent shown (its step is the first number of the list), one new cell."""
     prompt = messages[-1].content
     if "Evaluated so far" not in prompt:
-        return {"rationale": "start wide", "architectures": [DISTINCT[i]["architecture"] for i in range(3)]}
+        return {"rationale": "start wide", "architectures": [list(DISTINCT[i]["architecture"].values()) for i in range(3)]}
     parent = int(prompt.split("Evaluated so far")[1].split("\n")[1].split(":")[0])
     edits = [{"parent": parent, "position": p, "op": C3} for p in ("node2_from_1", "node3_from_0", "node3_from_1")]
-    return {"rationale": "more 3x3 convolutions", "edits": edits, "architecture": DISTINCT[5]["architecture"]}
+    return {"rationale": "more 3x3 convolutions", "edits": edits,
+            "architecture": list(DISTINCT[5]["architecture"].values())}
 
 
 def test_edits_designer_and_evidence_critic_end_to_end(tmp_path):

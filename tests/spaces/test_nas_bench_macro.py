@@ -189,7 +189,7 @@ def whole_answers(space) -> list[dict]:
 
 def edits_answer(space):
     """The edits designer: k new architectures first, then edits of the best parent shown."""
-    whole = [a["architecture"] for a in whole_answers(space)]
+    whole = [list(a["architecture"].values()) for a in whole_answers(space)]  # layer lists
     positions = list(space.positions())
 
     def answer(messages):
