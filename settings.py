@@ -105,6 +105,9 @@ class LLMaticSettings(BaseModel):
     cells_per_dim: int = Field(10, gt=1, description="niches per descriptor (paper: 10)")
     max_concurrency: int = Field(4, gt=0, description="LLM calls in flight at once")
     max_tokens: int = Field(600, gt=0, description="room for a whole cell's code (370 tokens written compactly)")
+    answer: Literal["auto", "code", "edit"] = Field(
+        "auto", description="code: the network's code, as the paper; edit: the change as structured positions and "
+        "operations (every answer valid, ~30 tokens); auto: edit for embedded models on spaces with positions")
     ablation: Ablation = "none"
 
     def initial_for(self, budget: int) -> int:
@@ -228,6 +231,9 @@ class Settings(BaseSettings):
         "edits", description="edits: several edits of evaluated architectures and one new one per call (spaces "
         "with positions); genius: one whole proposal per call, the paper's dialogue")
     candidates: int = Field(4, ge=1, le=16, description="edits the designer proposes per call (designer=edits)")
+    designer_every: int | None = Field(None, ge=1, description="rounds per designer call (designer=edits with the "
+                                       "evidence Critic; its unused candidates stay in the pool between calls); "
+                                       "default: every round up to a budget of 20, then about 20 calls a run")
     critic: Literal["off", "rules", "evidence", "llm"] = Field(
         "evidence", description="off: evaluate the first candidate as it is; rules: reject duplicates, isomorphs, "
         "at-chance cells and constraint breaks; evidence: rules, then rank every candidate (designer's and the "

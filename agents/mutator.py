@@ -57,3 +57,48 @@ def crossover_messages(codes: list[str], rules: str) -> list[BaseMessage]:
 def random_messages(code: str, rules: str) -> list[BaseMessage]:
     """The Random-NN-Generation ablation's single prompt (section 4.2)."""
     return [SystemMessage(SYSTEM), HumanMessage(RANDOM.format(code=code, rules=rules))]
+
+
+# --- the same operators as structured edits (settings.llmatic.answer = "edit") -------------------
+# For small models on spaces with positions: the parent is shown as its positions and operations,
+# the instruction is the prompt archive's, and the answer is constrained to the space's names, so
+# every answer is a valid architecture and costs ~30 tokens instead of a whole module.
+
+EDIT_SYSTEM = """\
+You are the Designer in a neural architecture search. You change architectures written as one \
+operation per position. Answer with a JSON object."""
+
+EDIT_MUTATE = """\
+{problem}
+
+The architecture:
+{layers}
+{instruction}
+Answer with one or two changes: for each, the position and its new operation."""
+
+EDIT_COMBINE = """\
+{problem}
+
+{parents}
+{instruction}
+Answer with the new architecture: one operation per position, in the order {order}."""
+
+
+def layers(space, arch: str) -> str:
+    return "\n".join(f"{position}: {op}" for position, op in zip(space.positions(), space.ops(arch)))
+
+
+def edit_mutation_messages(space, dataset: str, arch: str, instruction: str) -> list[BaseMessage]:
+    prompt = EDIT_MUTATE.format(problem=space.describe(dataset), layers=layers(space, arch), instruction=instruction)
+    return [SystemMessage(EDIT_SYSTEM), HumanMessage(prompt)]
+
+
+def edit_combine_messages(space, dataset: str, archs: list[str], instruction: str) -> list[BaseMessage]:
+    parents = "\n\n".join(f"Architecture {i}:\n{layers(space, arch)}" for i, arch in enumerate(archs, 1))
+    prompt = EDIT_COMBINE.format(problem=space.describe(dataset), parents=parents, instruction=instruction,
+                                 order=", ".join(space.positions()))
+    return [SystemMessage(EDIT_SYSTEM), HumanMessage(prompt)]
+
+
+COMBINE = "Combine the architectures above into one new architecture that performs better than each of them."
+CREATE = "Create a new architecture that performs better than the one above."

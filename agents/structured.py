@@ -77,12 +77,15 @@ class Asker(BaseModel, arbitrary_types_allowed=True):
     sleep: Callable[[float], None] = time.sleep  # tests make waiting instant
 
     def ask(self, messages: list[BaseMessage], schema: type[T], journal: Journal, step: int,
-            retries: int = 2, temperature: float | None = None, seed: int | None = None) -> tuple[T | None, Usage]:
+            retries: int = 2, temperature: float | None = None, seed: int | None = None,
+            tag: dict | None = None) -> tuple[T | None, Usage]:
         """One structured answer (or None after `retries` failed parses) and the usage it cost.
-        `temperature` and `seed` override the model's own for this call, where it has them."""
+        `temperature` and `seed` override the model's own for this call, where it has them; `tag`
+        is journaled with the prompt and every answer."""
+        tag = tag or {}
         journal.append(step, "prompt", role=self.role, model=self.label,
                        data={"schema": schema.__name__, "messages": [_dump(m) for m in messages],
-                             "temperature": temperature, "seed": seed})
+                             "temperature": temperature, "seed": seed, **tag})
         usage = Usage()
         model = _with_sampling(self.model, temperature=temperature, seed=seed)
         conversation = list(messages)
@@ -113,7 +116,8 @@ class Asker(BaseModel, arbitrary_types_allowed=True):
                            tokens_out=call.tokens_out,
                            data={"content": str(raw.content), "tool_calls": getattr(raw, "tool_calls", []),
                                  "parsed": parsed.model_dump() if parsed else None, "attempt": attempt,
-                                 "seconds": round(call.seconds, 3), "method": self.methods[0] if self.methods else None})
+                                 "seconds": round(call.seconds, 3), "method": self.methods[0] if self.methods else None,
+                                 **tag})
             if parsed is not None:
                 return parsed, usage
             kind = "empty_answer" if not str(raw.content).strip() and not getattr(raw, "tool_calls", None) else \

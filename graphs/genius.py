@@ -57,16 +57,18 @@ def propose(state: SearchState, runtime: Runtime[RunContext]) -> dict:
     step = state.step + 1
     rng = nodes.seeded(ctx, step)
     update: dict = {"step": step}
+    contained = nodes.ranks_by_evidence(ctx)
     if state.rejections_in_row >= settings.max_rejections:
         llm = []
         why = f"{state.rejections_in_row} rounds in a row were rejected"
+    elif contained and settings.designer == "edits" and (step - 1) % designer_every(settings) != 0:
+        llm, why = [], ""  # between designer calls: its earlier candidates are still in the pool
     else:
         llm, usage = _ask_designer(state, ctx, step)
         update["usage"] = state.add_usage("designer", usage)
         why = "" if llm else "the designer's answer gave no usable candidate"
         if not llm:
             update["parse_failures"] = state.parse_failures + 1
-    contained = nodes.ranks_by_evidence(ctx)
     pool = state.pool + llm
     if contained:
         pool += search.rea_child(ctx, state.model_copy(update={"pool": pool}), rng, settings.pool_rea, "baseline")
@@ -78,6 +80,13 @@ def propose(state: SearchState, runtime: Runtime[RunContext]) -> dict:
         pool += fallback
         update["fallbacks"] = state.fallbacks + 1
     return {**update, "pool": pool}
+
+
+def designer_every(settings: Settings) -> int:
+    """Rounds per designer call: every round up to a budget of 20, then about 20 calls a run (a
+    call of a 0.5B model on two cores takes ~30 s; the contained search fills the rounds between,
+    and the designer's candidates not evaluated yet stay in the pool)."""
+    return settings.designer_every or max(1, settings.budget // 20)
 
 
 def _ask_designer(state: SearchState, ctx: RunContext, step: int) -> tuple[list[Trial], object]:

@@ -34,11 +34,13 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
-from pydantic import BaseModel
+from functools import cache
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, create_model
 
 from agents import mutator
 from agents.structured import Usage
@@ -49,7 +51,7 @@ from graphs.state import SearchState
 from memory.populations import NetworkPopulation, PromptPopulation
 from memory.qd import NetworkArchive, PromptArchive
 from settings import Settings
-from spaces.base import Coded, Evaluation, Trained, Trial
+from spaces.base import Coded, Evaluation, Positional, Trained, Trial
 
 NAME = "llmatic"
 # baseline: a candidate of the contained search (REA child, random sample) that won the ranking
@@ -294,9 +296,20 @@ def _plan_mutation(cfg, archives: Archives, rng: random.Random, gen: int, i: int
                 prompt_temperature=own, temperature=min(max(own + jitter, 0.0), 1.0))
 
 
+def answers_as_edits(ctx: RunContext) -> bool:
+    """settings.llmatic.answer: `auto` asks embedded (small, local) models for structured edits
+    on spaces with positions, others for code as the paper does."""
+    mode = ctx.settings.llmatic.answer
+    if mode == "auto":
+        mode = "edit" if ctx.settings.models.designer.provider == "embedded" else "code"
+    return mode == "edit" and isinstance(ctx.space, Positional)
+
+
 async def _ask_all(ctx: RunContext, plans: list[Plan]) -> tuple[list[tuple[Plan, str]], Usage]:
     """Every planned offspring's answer, at most `max_concurrency` calls in flight; an answer
     journaled before an interruption is read back instead of asked again."""
+    if answers_as_edits(ctx):
+        return _ask_edits(ctx, plans)
     semaphore = asyncio.Semaphore(ctx.settings.llmatic.max_concurrency)
     asker, usage = ctx.askers["designer"], Usage()
 
@@ -361,6 +374,61 @@ def _evaluate_all(ctx: RunContext, state: LLMaticState, archives: Archives,
         future = ahead[plan.index]
         children.append(_evaluate(ctx, state, archives, plan, arch, future.result() if future else None))
     return children
+
+
+def _ask_edits(ctx: RunContext, plans: list[Plan]) -> tuple[list[tuple[Plan, str]], Usage]:
+    """The operators as structured answers (agents/mutator.py): a mutation answers with one or two
+    (position, operation) changes, a crossover or random creation with a whole layer list.  Each
+    answer becomes the architecture's code, so it is read back like any code answer; an answer
+    that never parsed becomes an empty text (untrainable, with the reason)."""
+    space, dataset, usage, out = ctx.space, ctx.settings.dataset, Usage(), []
+    for plan in plans:
+        tag = {"generation": plan.generation, "index": plan.index, "operator": plan.operator}
+        recorded = ctx.journal.tagged("answer", plan.generation, plan.index)
+        if recorded is not None:
+            parsed = recorded.data.get("parsed")
+            out.append((plan, _edit_code(space, plan, parsed) if parsed else ""))
+            continue
+        if plan.operator == "mutation":
+            messages = mutator.edit_mutation_messages(space, dataset, plan.parents[0], edits(ctx)[plan.prompt_id])
+        else:
+            parents = plan.parents or [space.sample_random(random.Random(f"{ctx.settings.seed}:seed-network"))]
+            instruction = mutator.COMBINE if plan.operator == "crossover" else mutator.CREATE
+            messages = mutator.edit_combine_messages(space, dataset, parents, instruction)
+        schema = _edit_schema(space, plan.operator == "mutation")
+        answer, spent = ctx.askers["designer"].ask(
+            messages, schema, ctx.journal, plan.generation, temperature=plan.temperature,
+            seed=ctx.settings.seed * 100_003 + plan.generation * 1_000 + plan.index, tag=tag)
+        usage = usage.add(spent)
+        out.append((plan, _edit_code(space, plan, answer.model_dump()) if answer else ""))
+    return out, usage
+
+
+def _edit_code(space, plan: Plan, answer: dict) -> str:
+    """The code of the architecture a structured answer describes ("" when it describes none)."""
+    if "changes" in answer:
+        ops = list(space.ops(plan.parents[0]))
+        names = list(space.positions())
+        for change in answer["changes"]:
+            if change["op"] in space.positions()[change["position"]]:
+                ops[names.index(change["position"])] = change["op"]
+    else:
+        ops = answer["architecture"]
+    if not all(op in choices for op, choices in zip(ops, space.positions().values())):
+        return ""
+    return space.to_code(space.from_ops(ops))
+
+
+@cache
+def _edit_schema(space, mutation: bool):
+    positions = space.positions()
+    ops = tuple(dict.fromkeys(op for choices in positions.values() for op in choices))
+    if mutation:
+        change = create_model("Change", position=(Literal[tuple(positions)], ...),  # type: ignore[valid-type]
+                              op=(Literal[ops], ...))  # type: ignore[valid-type]
+        return create_model("Mutation", changes=(list[change], Field(min_length=1, max_length=2)))
+    layer_list = Annotated[list[Literal[ops]], Field(min_length=len(positions), max_length=len(positions))]
+    return create_model("Combination", architecture=(layer_list, ...))
 
 
 def _messages(ctx: RunContext, plan: Plan):

@@ -37,7 +37,7 @@ def editing_model(**kwargs) -> Scripted:
 
 def start(tmp_path, critic="rules", **llmatic_settings):
     """The paper's LLMatic (every readable offspring evaluated) unless another critic is asked for."""
-    cfg = {"generations": 2, "batch": 6, "initial": 4, **llmatic_settings}
+    cfg = {"generations": 2, "batch": 6, "initial": 4, "answer": "code", **llmatic_settings}
     return RunDir.create(prepare(load_settings(runs_dir=tmp_path, graph="llmatic", critic=critic, llmatic=cfg)))
 
 
@@ -166,12 +166,40 @@ def test_a_model_that_writes_no_code_still_gets_the_contained_search(tmp_path):
 
 def test_the_budget_cuts_the_last_generation(tmp_path):
     run = RunDir.create(prepare(load_settings(runs_dir=tmp_path, graph="llmatic", budget=9, critic="rules",
-                                              llmatic={"batch": 4})))
+                                              llmatic={"batch": 4, "answer": "code"})))
     result = execute(run, designer(editing_model()))
     assert result["evaluations"] == 9  # 2 random (a fifth of the budget, at least 2), then batches of 4 cut to fit
     offspring_per_generation = [s["offspring"] for s in result["llmatic"]["per_generation"]]
     assert offspring_per_generation[:3] == [2, 4, 3]  # a repeat is not an evaluation: more generations may follow
     assert all(n <= 4 for n in offspring_per_generation)
+
+
+def edit_answers(messages):
+    """A small model answering the structured operators: a change of the first position to 3x3
+    convolutions for a mutation, a fixed layer list for a crossover."""
+    prompt = str(messages[-1].content)
+    if "one or two changes" in prompt:
+        op = "nor_conv_3x3" if "node1_from_0: nor_conv_3x3" not in prompt else "nor_conv_1x1"
+        return {"changes": [{"position": "node1_from_0", "op": op}]}
+    return {"architecture": ["nor_conv_3x3", "nor_conv_3x3", "skip_connect", "nor_conv_1x1", "nor_conv_3x3",
+                             "nor_conv_3x3"]}
+
+
+def test_edit_answers_are_always_valid_architectures_and_resume_from_the_journal(tmp_path):
+    run = start(tmp_path, answer="edit", generations=2, batch=5, initial=3)
+    model = Scripted(answers=[edit_answers], fail_on_call=8, crash=RuntimeError)
+    with pytest.raises(LLMError):
+        execute(run, designer(model))
+    model = Scripted(answers=[edit_answers])
+    result = execute(RunDir.open(tmp_path, run.id), designer(model))
+    assert model.calls == 3  # generation 2 had two answers journaled before the crash
+    llm = [c for c in offspring(run) if c["operator"] in ("mutation", "crossover")]
+    assert len(llm) == 10 and all(c["arch"] for c in llm) and result["llmatic"]["parsed_fraction"] == 1.0
+    mutated = [c for c in llm if c["operator"] == "mutation"]
+    for child in mutated:  # one change of the parent, at the position the answer named
+        assert sum(a != b for a, b in zip(parse(child["parents"][0]), parse(child["arch"]))) == 1
+    prompts = [e.data for e in run.journal().events() if e.kind == "prompt" and e.data.get("operator") == "mutation"]
+    assert prompts and "node1_from_0:" in prompts[0]["messages"][-1]["content"]
 
 
 @pytest.mark.slow
