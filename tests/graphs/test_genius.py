@@ -187,7 +187,8 @@ def test_at_chance_cells_are_never_evaluated(tmp_path):
 
 
 def test_the_designer_can_be_asked_every_few_rounds(tmp_path):
-    run = start(tmp_path, budget=6, designer="edits", critic="evidence", designer_every=3, pool_rea=1, pool_random=2)
+    run = start(tmp_path, budget=6, designer="edits", critic="evidence", designer_every=3, candidates=3, pool_rea=1,
+                pool_random=2)
     model = Scripted(answers=[edits_answer])
     result = execute(run, designer(model))
     assert result["evaluations"] == 6 and model.calls == 2 and result["proposals"]["fallback"] == 0
