@@ -94,6 +94,19 @@ def correlations(columns: dict[str, list[float]], proxies: tuple[str, ...]) -> d
     return rho
 
 
+def floors(columns: dict[str, list[float]], proxies: tuple[str, ...], chance: float) -> dict[str, str]:
+    """Per proxy, 'a/b +c': of the b cells at chance-level accuracy (at most 1.5x chance: their
+    output ignores the input), a get the proxy's lowest score in the sample, and c other cells do."""
+    at_chance = [v <= 1.5 * chance for v in columns["val_acc"]]
+    out = {}
+    for name in proxies:
+        floor = min(columns[name])
+        low = [v == floor for v in columns[name]]
+        hits = sum(a and b for a, b in zip(low, at_chance))
+        out[name] = f"{hits}/{sum(at_chance)} +{sum(low) - hits}"
+    return out
+
+
 def table(results: dict[str, dict], rows: list[str], fmt: str) -> str:
     datasets = list(results)
     lines = [f"{'':<26}" + "".join(f"{d:>12}" for d in datasets)]
@@ -106,6 +119,7 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
 
     from tools.cell_proxies import DEFAULT_BATCH, DEFAULT_INPUTS, cache_path
+    from tools.count_flops import INPUTS
     from tools.proxies import DEFAULT_PROXIES, PROXIES
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -130,10 +144,13 @@ def main(argv: list[str] | None = None) -> dict:
     rho = {d: correlations(s["columns"], proxies) for d, s in scored.items()}
     print("\nSpearman rho with validation accuracy")
     print(table(rho, list(next(iter(rho.values()))), "{:>12.3f}"))
+    chance = {d: floors(s["columns"], proxies, 100.0 / INPUTS[d][1]) for d, s in scored.items()}
+    print("\nChance-level cells at the proxy's lowest score (+ other cells there)")
+    print(table(chance, list(proxies), "{:>12}"))
     print("\nCPU seconds per cell (1 thread)")
     print(table({d: s["cpu_seconds_per_cell"] for d, s in scored.items()}, list(proxies), "{:>12.3f}"))
     out = {"n": args.n, "seed": args.seed, "inputs": args.inputs, "batch_size": args.batch_size,
-           "proxy_seed": args.proxy_seed, "spearman": rho,
+           "proxy_seed": args.proxy_seed, "spearman": rho, "chance_cells_at_floor": chance,
            "cpu_seconds_per_cell": {d: s["cpu_seconds_per_cell"] for d, s in scored.items()},
            "wall_seconds": {d: round(s["wall_seconds"], 1) for d, s in scored.items()}}
     if args.out:
