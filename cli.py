@@ -101,7 +101,7 @@ def search(
         "the designer's and the contained baseline's candidates by FLOPs/proxies) | llm (evidence, then the "
         "critic model picks)."))] = None,
     evidence: Annotated[Optional[str], typer.Option(rich_help_panel=CRITIC, help=(
-        "Comma-separated evidence the Critic ranks by: flops, params, naswot, synflow, jacov (default flops)."))] = None,
+        "Comma-separated evidence the Critic ranks by: flops, params, prior, synflow, naswot, jacob_cov (default auto: prior where another task exists, else flops)."))] = None,
     pool_rea: Annotated[Optional[int], typer.Option(rich_help_panel=CRITIC, help=(
         "REA children added to every round's pool (default 4)."))] = None,
     pool_random: Annotated[Optional[int], typer.Option(rich_help_panel=CRITIC, help=(

@@ -241,7 +241,7 @@ class Settings(BaseSettings):
         "among the best-ranked")
     evidence: list[str] = Field(["auto"], description="what the evidence Critic ranks by (mean rank): flops, "
                                 "params, prior (typical of the source task's best), training-free proxies (naswot, "
-                                "synflow, jacov) on spaces that build networks; auto: prior where the space has "
+                                "synflow, jacob_cov) on spaces that build networks; auto: prior where the space has "
                                 "another task to learn from, else flops")
     pool_rea: int = Field(4, ge=0, description="REA children of tournament winners added to each round's pool "
                           "(critic evidence/llm): the search the graph contains")

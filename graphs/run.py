@@ -8,6 +8,7 @@ and nodes are idempotent where it matters, see graphs/nodes.py).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from typing import Any, Callable
 
@@ -90,6 +91,17 @@ def checkpointer(connection: sqlite3.Connection):
     return SqliteSaver(connection, serde=JsonPlusSerializer(allowed_msgpack_modules=checkpoint_types()))
 
 
+def check_checkpoints(connection: sqlite3.Connection, run: RunDir) -> None:
+    """A damaged checkpoint file is one clear line, not a traceback and never a silent restart."""
+    try:
+        status = connection.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.DatabaseError as err:
+        status = str(err)
+    if status != "ok":
+        raise UserError(f"{run.checkpoint_path} is damaged ({status}); the run cannot be resumed from it: start a "
+                        f"new run (its journal, {run.path / 'events.jsonl'}, is intact)")
+
+
 def recursion_limit(settings: Settings) -> int:
     """Super-steps a run may take: GENIUS needs 3 per proposal, with room for rejected
     ones; LLMatic one per generation."""
@@ -110,6 +122,10 @@ def _execute(run: RunDir, askers: dict[str, Asker] | None, on_state: Callable[[S
              on_interrupt: Callable[[Any], Any] | None) -> dict:
     settings = prepare(run.settings())
     journal = run.journal()
+    notice = journal.check()
+    if notice:  # one line on stderr (logging's last-resort handler) and in the journal
+        logging.getLogger("archagents").warning(f"warning: {notice}")
+        journal.append(0, "error", data={"journal": notice})
     space = spaces.get(settings.space)
     space.configure(settings, run.path)
     context = RunContext(settings=settings, space=space, journal=journal,
@@ -117,14 +133,20 @@ def _execute(run: RunDir, askers: dict[str, Asker] | None, on_state: Callable[[S
                          run_id=run.id, result_path=run.result_path)
     connection = sqlite3.connect(run.checkpoint_path, check_same_thread=False)
     try:
+        check_checkpoints(connection, run)
         from langgraph.types import Command
 
         app = graphs.get(settings.graph).build(settings).compile(checkpointer=checkpointer(connection))
         config = {"configurable": {"thread_id": run.id}, "recursion_limit": recursion_limit(settings)}
         snapshot = app.get_state(config)
-        if snapshot.values and not snapshot.next:  # finished earlier
-            return run.result() or {}
-        resuming = bool(snapshot.next)
+        # Finished: no task left, not even one that completed before a kill -9 and whose writes wait
+        # to be applied (then `next` is empty too, and the run must continue).
+        if snapshot.values and not snapshot.next and not snapshot.tasks:
+            if run.result() is None:
+                raise UserError(f"the checkpoints of run {run.id} say it finished, but it has no result.json: the "
+                                "files disagree; start a new run")
+            return run.result()
+        resuming = bool(snapshot.next or snapshot.tasks)
         journal.append(snapshot.values.get("step", 0) if resuming else 0, "run",
                        data={"event": "resumed" if resuming else "started", "settings": settings.model_dump(mode="json")})
         state_model = graphs.get(settings.graph).STATE
@@ -132,7 +154,9 @@ def _execute(run: RunDir, askers: dict[str, Asker] | None, on_state: Callable[[S
         if resuming and any(limits.is_halt(i.value) for i in snapshot.interrupts):
             command = Command(resume="continue")  # paused at a limit: `halt` checks it again
         while True:
-            for values in app.stream(command, config, context=context, stream_mode="values"):
+            # durability="sync": each checkpoint is on disk before the next step starts (the default
+            # writes it while the next step runs), so a kill -9 never loses a finished step.
+            for values in app.stream(command, config, context=context, stream_mode="values", durability="sync"):
                 if on_state is not None and not (isinstance(values, dict) and "__interrupt__" in values):
                     on_state(values if isinstance(values, SearchState) else state_model.model_validate(values))
             paused = app.get_state(config).interrupts

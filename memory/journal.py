@@ -17,7 +17,7 @@ from typing import Any, Iterator, Literal
 
 from pydantic import BaseModel, Field
 
-from errors import scrub
+from errors import UserError, scrub
 
 EventKind = Literal["run", "prompt", "answer", "parse_error", "tool_call", "critic", "evaluation",
                     "fallback", "archive", "offspring", "generation", "result", "error", "principles"]
@@ -86,6 +86,31 @@ class Journal:
                         yield Event.model_validate_json(line)
                     except ValueError:  # a line cut by a crash mid-write: skip it, keep the rest
                         continue
+
+    def check(self) -> str | None:
+        """Before a run continues from this journal: a last line cut by a kill -9 mid-write is moved
+        to events.jsonl.cut (returned as a one-line notice; that event was not acted upon, its node
+        runs again); a damaged line anywhere else is a UserError, never silently skipped."""
+        if not self.path.exists():
+            return None
+        data = self.path.read_bytes()
+        lines = data.split(b"\n")
+        tail = lines.pop()  # b"" when the file ends with a newline, as every complete write does
+        for number, line in enumerate(lines, 1):
+            if line.strip():
+                try:
+                    Event.model_validate_json(line)
+                except ValueError:
+                    raise UserError(f"{self.path} is damaged at line {number} (not a journal event); it cannot be "
+                                    "continued safely: start a new run, or restore the file") from None
+        if not tail.strip():
+            return None
+        cut = self.path.with_name(self.path.name + ".cut")
+        cut.write_bytes(tail)
+        with self.path.open("r+b") as f:
+            f.truncate(len(data) - len(tail))
+        self.__init__(self.path)
+        return f"the last line of {self.path.name} was cut by a crash mid-write; moved to {cut.name}"
 
     def find(self, kind: EventKind, step: int) -> Event | None:
         """The last event of this kind at this step (for idempotent nodes)."""

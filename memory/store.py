@@ -19,15 +19,17 @@ named per embedder, so vectors of the two never mix.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
 import math
 import os
 import re
 import time
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable, Iterator, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
@@ -167,6 +169,20 @@ class Memory:
         return self._client.get_or_create_collection(f"{kind}__{self.embedder}", embedding_function=None,
                                                      metadata={"hnsw:space": "cosine"})
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Writes from several processes (two searches sharing the store) take turns: an exclusive
+        lock on the folder, and a client opened fresh inside it and dropped after, because a
+        Chroma client keeps its index in memory and would write back a stale one."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with (self.path / ".write.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self.close()
+            try:
+                yield
+            finally:
+                self.close()
+
     def close(self) -> None:
         """Release the client (Chroma caches one system per path and process)."""
         if "_client" in self.__dict__:
@@ -186,11 +202,13 @@ class Memory:
         if not items:
             return 0
         docs = [describe_arch(space, task, e) for e, _ in items]
-        self._collection("architectures").upsert(
-            ids=[f"{space.name}/{task}/{run_id}/{e.arch}" for e, _ in items], documents=docs, embeddings=self.embed(docs),
-            metadatas=[{"space": space.name, "task": task, "run_id": run_id, "arch": e.arch, "step": int(s),
-                        "val_acc": float(e.val_acc), **_present(flops_m=e.flops_m, params_m=e.params_m)}
-                       for e, s in items])
+        embeddings = self.embed(docs)
+        with self._writing():
+            self._collection("architectures").upsert(
+                ids=[f"{space.name}/{task}/{run_id}/{e.arch}" for e, _ in items], documents=docs, embeddings=embeddings,
+                metadatas=[{"space": space.name, "task": task, "run_id": run_id, "arch": e.arch, "step": int(s),
+                            "val_acc": float(e.val_acc), **_present(flops_m=e.flops_m, params_m=e.params_m)}
+                           for e, s in items])
         return len(items)
 
     def similar_architectures(self, space: str, task: str | None, query: str, k: int = 5) -> list[dict]:
@@ -214,14 +232,16 @@ class Memory:
                         refined: dict[str, list[str]] | None = None, run_id: str = "") -> int:
         """Store a new version of `task`'s principles; returns its version number (1, 2, ...).
         The record is validated first: a degenerate principle raises and nothing is written."""
-        stored = self._collection("principles").get(where={"task": task}, include=["metadatas"])["metadatas"]
-        version = 1 + max((int(m["version"]) for m in stored), default=0)  # skipped old records count too
-        record = PrincipleSet(task=task, version=version, principles=principles, refined=refined or {},
-                              evidence=evidence, run_id=run_id, created=time.time())
-        doc = f"Design principles for {task}:\n" + "\n".join(record.texts())
-        self._collection("principles").add(
-            ids=[f"{task}/v{version}"], documents=[doc], embeddings=self.embed([doc]),
-            metadatas=[{"task": task, "version": version, "run_id": run_id, "record": record.model_dump_json()}])
+        PrincipleSet(task=task, version=1, principles=principles)  # refuse anything degenerate before the lock
+        with self._writing():
+            stored = self._collection("principles").get(where={"task": task}, include=["metadatas"])["metadatas"]
+            version = 1 + max((int(m["version"]) for m in stored), default=0)  # skipped old records count too
+            record = PrincipleSet(task=task, version=version, principles=principles, refined=refined or {},
+                                  evidence=evidence, run_id=run_id, created=time.time())
+            doc = f"Design principles for {task}:\n" + "\n".join(record.texts())
+            self._collection("principles").add(
+                ids=[f"{task}/v{version}"], documents=[doc], embeddings=self.embed([doc]),
+                metadatas=[{"task": task, "version": version, "run_id": run_id, "record": record.model_dump_json()}])
         return version
 
     def principles(self, task: str, version: int | None = None) -> PrincipleSet | None:
@@ -258,10 +278,12 @@ class Memory:
         ids = [f"{i['run_id']}/{i['step']}/{i['role']}/"
                f"{i['seq'] if i.get('seq') is not None else hashlib.blake2b(t.encode(), digest_size=6).hexdigest()}"
                for i, t in zip(items, docs)]
-        self._collection("reasoning").upsert(
-            ids=ids, documents=docs, embeddings=self.embed(docs),
-            metadatas=[{"run_id": i["run_id"], "step": int(i["step"]), "role": i["role"], "kind": i.get("kind") or ""}
-                       for i in items])
+        embeddings = self.embed(docs)
+        with self._writing():
+            self._collection("reasoning").upsert(
+                ids=ids, documents=docs, embeddings=embeddings,
+                metadatas=[{"run_id": i["run_id"], "step": int(i["step"]), "role": i["role"],
+                            "kind": i.get("kind") or ""} for i in items])
         return len(items)
 
     def search_reasoning(self, query: str, run_id: str | None = None, k: int = 5) -> list[dict]:

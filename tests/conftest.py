@@ -15,5 +15,6 @@ def _no_api_keys(monkeypatch, tmp_path):
     # The persistent memory: a fresh folder per test, never the user's; searches do not write to
     # it unless a test asks (memory_write=True), and the hashing embedding spares the 9 s model load.
     monkeypatch.setenv("ARCHAGENTS_MEMORY_DIR", str(tmp_path / "memory"))
+    monkeypatch.setenv("ARCHAGENTS_CACHE_DIR", str(tmp_path / "cache"))  # proxy scores (tools/cell_proxies.py)
     monkeypatch.setenv("ARCHAGENTS_MEMORY_WRITE", "false")
     monkeypatch.setenv("ARCHAGENTS_MEMORY_EMBEDDING", "hashing")

@@ -1,5 +1,6 @@
-"""`proxy_scores`: training-free proxy scores of an NB201 cell (tools/proxies.py), computed on the
-real PyTorch network (spaces/nb201_torch.py) and cached on disk.
+"""`proxy_scores`: training-free proxy scores (tools/proxies.py) of an architecture of any space
+that builds its real PyTorch network (`Networked`: NB201's cells, the macro benchmarks'
+networks), computed on that network and cached on disk.
 
 The scores cost no evaluation, so the Critic can rank proposals before one is spent.  They are
 cached in an SQLite file (`$ARCHAGENTS_CACHE_DIR`, else `$XDG_CACHE_HOME/archagents` or
@@ -20,8 +21,8 @@ from typing import Literal
 from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
+from spaces.base import Networked
 from spaces.nb201 import NB201Space
-from tools.count_flops import INPUTS
 
 InputKind = Literal["mnist", "noise"]
 Proxy = Literal["synflow", "naswot", "jacob_cov", "grad_norm", "snip"]
@@ -59,15 +60,17 @@ def _connect() -> sqlite3.Connection:
     return db
 
 
-def cell_measurements(arch: str, dataset: str, seed: int = 0, proxies: tuple[str, ...] | None = None,
-                      batch_size: int = DEFAULT_BATCH, inputs: str = DEFAULT_INPUTS) -> dict[str, tuple[float, float]]:
+def measurements(space: Networked, arch: str, dataset: str, seed: int = 0, proxies: tuple[str, ...] | None = None,
+                 batch_size: int = DEFAULT_BATCH, inputs: str = DEFAULT_INPUTS) -> dict[str, tuple[float, float]]:
     """{proxy: (score, CPU seconds of the computation)}; cached rows are returned as stored."""
     from tools import proxies as P
 
-    space = NB201Space()
     arch, dataset = space.validate(arch), space.resolve_dataset(dataset)
     wanted = tuple(proxies or P.DEFAULT_PROXIES)
-    key = (arch, dataset, seed, batch_size, inputs)
+    # NB201's rows are keyed by the bare dataset (arch strings are unique to it); other spaces'
+    # by space/dataset, since two Channel-Bench spaces write architectures the same way.
+    task = dataset if space.name == "nb201" else f"{space.name}/{dataset}"
+    key = (arch, task, seed, batch_size, inputs)
     with closing(_connect()) as db:
         rows = db.execute("SELECT proxy, version, value, cpu_seconds FROM scores "
                           "WHERE arch=? AND dataset=? AND seed=? AND batch=? AND inputs=?", key)
@@ -75,7 +78,7 @@ def cell_measurements(arch: str, dataset: str, seed: int = 0, proxies: tuple[str
                  if name in wanted and version == P.VERSIONS.get(name)}
         missing = [name for name in wanted if name not in found]
         if missing:
-            values, seconds = _compute(arch, dataset, seed, missing, batch_size, inputs)
+            values, seconds = _compute(space, arch, dataset, seed, missing, batch_size, inputs)
             with db:
                 db.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                [(name, P.VERSIONS[name], *key, values[name], seconds[name]) for name in missing])
@@ -83,21 +86,31 @@ def cell_measurements(arch: str, dataset: str, seed: int = 0, proxies: tuple[str
     return {name: found[name] for name in wanted}
 
 
+def scores(space: Networked, arch: str, dataset: str, proxies: tuple[str, ...] | None = None, seed: int = 0,
+           batch_size: int = DEFAULT_BATCH, inputs: str = DEFAULT_INPUTS) -> dict[str, float]:
+    """{proxy: score} of the network of `arch` on `dataset` (higher is better)."""
+    return {name: value for name, (value, _) in
+            measurements(space, arch, dataset, seed, proxies, batch_size, inputs).items()}
+
+
+def cell_measurements(arch: str, dataset: str, seed: int = 0, proxies: tuple[str, ...] | None = None,
+                      batch_size: int = DEFAULT_BATCH, inputs: str = DEFAULT_INPUTS) -> dict[str, tuple[float, float]]:
+    """`measurements` of an NB201 cell."""
+    return measurements(NB201Space(), arch, dataset, seed, proxies, batch_size, inputs)
+
+
 def cell_scores(arch: str, dataset: str, seed: int = 0, proxies: tuple[str, ...] | None = None,
                 batch_size: int = DEFAULT_BATCH, inputs: str = DEFAULT_INPUTS) -> dict[str, float]:
     """{proxy: score} of the NB201 network of `arch` on `dataset` (higher is better)."""
-    return {name: value for name, (value, _) in
-            cell_measurements(arch, dataset, seed, proxies, batch_size, inputs).items()}
+    return scores(NB201Space(), arch, dataset, proxies, seed, batch_size, inputs)
 
 
-def _compute(arch: str, dataset: str, seed: int, proxies: list[str], batch_size: int, inputs: str):
-    from spaces.nb201_torch import NB201Network
+def _compute(space: Networked, arch: str, dataset: str, seed: int, proxies: list[str], batch_size: int, inputs: str):
     from tools import proxies as P
 
-    shape, classes = INPUTS[dataset]
+    build, shape, classes = space.network(arch, dataset)
     batch = input_batch(shape, batch_size, seed, inputs)
-    return P.measure(lambda: NB201Network(arch, num_classes=classes), shape, classes, seed, proxies,
-                     batch_size, batch)
+    return P.measure(build, shape, classes, seed, proxies, batch_size, batch)
 
 
 def input_batch(shape: tuple[int, ...], batch_size: int, seed: int, kind: str):

@@ -5,7 +5,7 @@
 - `prior`: how typical the architecture is of the source task's best (tools/op_stats.py: the
   log-probability under their per-position operation frequencies), on spaces with positions
   and another task to learn from (LAPT's transfer, seed 003, as a number instead of principles).
-- training-free proxies (`naswot`, `synflow`, `jacov`, ...; tools/proxies.py) on the real
+- training-free proxies (`synflow`, `naswot`, `jacob_cov`, ...; tools/proxies.py) on the real
   PyTorch network of spaces that can build one (`Networked`), cached on disk.
 
 `gather` returns only the kinds it could compute for this space; the Critic ranks by the
@@ -20,7 +20,7 @@ from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
 from errors import UserError
-from spaces.base import Positional, Space, Tabular
+from spaces.base import Networked, Positional, Space, Tabular
 from tools import op_stats
 
 
@@ -50,7 +50,7 @@ def gather(space: Space, arch: str, dataset: str, kinds: tuple[str, ...], seed: 
         if flops is not None:
             out.update({k: v for k, v in (("flops", flops), ("params", params)) if k in kinds})
     proxies = tuple(kind for kind in kinds if kind not in (*COST_KINDS, "prior"))
-    if proxies:
+    if proxies and isinstance(space, Networked):
         from tools import cell_proxies
 
         out.update(cell_proxies.scores(space, arch, dataset, proxies, seed))
@@ -61,7 +61,7 @@ class EvidenceArgs(BaseModel):
     arch: str = Field(description="the architecture in the space's notation")
     dataset: str
     kinds: list[str] = Field(default_factory=lambda: list(COST_KINDS),
-                             description="flops, params, prior, naswot, synflow, jacov")
+                             description="flops, params, prior, synflow, naswot, jacob_cov")
 
 
 def make_tool(space: Space) -> StructuredTool:
