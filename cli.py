@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 import time
@@ -199,8 +200,11 @@ def evaluate(
     config: Annotated[Optional[Path], typer.Option(help="TOML settings file (default ./archagents.toml if present).")] = None,
     runs_dir: Annotated[Optional[Path], typer.Option(help="Where runs are saved (default ./runs).")] = None,
 ) -> None:
-    """Train one candidate file in the sandbox and print its typed result as JSON (exit 0 even when
-    the candidate fails: the failure is in the result)."""
+    """Train one candidate file in the sandbox and print its typed result as JSON. Exit code 0 when it
+    trained, 1 when the candidate failed (the JSON still says how), 2 for a file that is not Python.
+
+    Example net.py: a class Net(nn.Module) whose constructor takes no arguments, importing only torch,
+    torch.nn, torch.nn.functional and math, mapping (batch, 3, 32, 32) to (batch, 10)."""
     import json
 
     import spaces
@@ -208,6 +212,7 @@ def evaluate(
 
     if not file.is_file():
         raise UserError(f"no such file: {file}")
+    source = _python_source(file)
     settings = load_settings(config, space=space, dataset=dataset, seed=seed, runs_dir=runs_dir,
                              training={k: v for k, v in {"epochs": epochs, "cifar10": cifar10}.items() if v} or None)
     chosen = spaces.get(settings.space)
@@ -216,8 +221,28 @@ def evaluate(
     name = settings.dataset if settings.dataset is not None else chosen.default_dataset(settings)
     settings = settings.model_copy(update={"dataset": chosen.resolve_dataset(name)})
     chosen.configure(settings, settings.runs_dir / "evaluate")
-    report = chosen.submit(file.read_text(), settings.dataset).result()
+    report = chosen.submit(source, settings.dataset).result()
+    if report.get("failure") in ("syntax", "import_refused", "refused"):
+        report["arch"] = f"<{file.name}: not run>"  # never echo code that was refused
     print(json.dumps(report, indent=2))  # plain JSON on stdout, for scripts
+    if report.get("failure"):
+        raise typer.Exit(1)
+
+
+def _python_source(file: Path) -> str:
+    """The file's text if it is Python source; one UserError line otherwise (its content never echoed)."""
+    import ast
+
+    try:
+        text = file.read_bytes().decode("utf-8")
+        ast.parse(text)
+    except (UnicodeDecodeError, SyntaxError, ValueError) as err:
+        reason = "not UTF-8 text" if isinstance(err, UnicodeDecodeError) else \
+            f"not Python ({getattr(err, 'msg', 'unreadable')}, line {getattr(err, 'lineno', '?')})"
+        raise UserError(f"{file} is {reason}; evaluate takes a Python file defining a Net(nn.Module)") from None
+    except OSError as err:
+        raise UserError(f"cannot read {file}: {err.strerror}") from None
+    return text
 
 
 def _seconds(text: str) -> float:
@@ -552,6 +577,13 @@ def main() -> None:
         sys.exit(1)
     except typer.Exit as err:
         sys.exit(err.exit_code)
+    except OSError as err:  # the machine, not the code: a full disk, a read-only or forbidden folder
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        _error(f"{err.strerror}: {err.filename or 'writing'}. Files already written are intact (the journal and "
+               "checkpoints are appended, result.json replaced atomically); free space or fix the folder, then "
+               "resume with: python cli.py search --resume RUN_ID")
+        sys.exit(1)
     except typer.Abort:
         sys.exit(130)
     except Exception as err:

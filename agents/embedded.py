@@ -33,7 +33,7 @@ from pydantic import BaseModel
 from errors import UserError
 
 __all__ = ["DEFAULT", "MODELS", "EmbeddedModel", "ModelStatus", "Part", "Speed", "cache_dir", "check", "get",
-           "install_command", "locate", "model_path", "statuses", "table"]
+           "install_command", "locate", "model_path", "statuses", ]
 
 
 class Part(BaseModel, frozen=True):

@@ -30,7 +30,7 @@ from agents.structured import Asker, Usage
 from memory.journal import Journal
 from memory.store import Principle, sentence_problem
 from spaces.base import Positional
-from spaces.refined import RefinedSpace, refine, widen
+from spaces.refined import refine, widen
 from tools.op_stats import OpStat, op_table
 
 SYSTEM = """\

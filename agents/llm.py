@@ -65,7 +65,7 @@ def structured_methods(spec: ModelSpec) -> list[str]:
     return list(providers.provider(spec.provider).structured)
 
 
-def asker_for(role: Role, settings: Settings, temperature: float = 0.0) -> "Asker":
+def asker_for(role: Role, settings: Settings, temperature: float = 0.0):
     """The role's model wrapped for structured, journaled, fault-tolerant asking."""
     from agents.structured import Asker
 

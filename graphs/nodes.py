@@ -16,6 +16,7 @@ an interrupted one on resume.
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Callable
 
@@ -241,8 +242,6 @@ def step_graph(state: type[SearchState], propose: Callable, settings: Settings) 
     return graph
 
 
-def seeded(ctx: RunContext, step: int, what: str = "") -> "random.Random":
+def seeded(ctx: RunContext, step: int, what: str = "") -> random.Random:
     """The rng of a proposal round: seeded by (seed, step), so a resumed round repeats itself."""
-    import random
-
     return random.Random(f"{ctx.settings.seed}:{step}:{what}")

@@ -21,11 +21,31 @@ from __future__ import annotations
 
 import random
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any, Callable, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
 from errors import UserError
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def table_rows(filename: str) -> list[dict[str, str]]:
+    """The rows of a gzip CSV table in data/; a missing, unreadable or damaged file is one
+    UserError line (with how to check the tables), never a traceback mid-search."""
+    import csv
+    import gzip
+    import zlib
+
+    path = DATA / filename
+    try:
+        with gzip.open(path, "rt", newline="") as f:
+            return list(csv.DictReader(f))
+    except (OSError, EOFError, zlib.error, csv.Error, UnicodeDecodeError) as err:
+        raise UserError(f"cannot read the benchmark table {path} ({type(err).__name__}: {err}); reinstall the "
+                        "project or check the tables with: python data/verify.py") from None
+
 
 # How an evaluation can fail.  The trained spaces (spaces/torch_code.py, training/sandbox.py) add:
 # syntax (does not parse), import_refused (outside the import allow-list or a forbidden name),

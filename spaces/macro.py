@@ -8,21 +8,16 @@ from __future__ import annotations
 
 import ast
 import bisect
-import csv
-import gzip
-import re
 from dataclasses import dataclass
 from functools import cache
 from types import SimpleNamespace
 from typing import Callable, ClassVar, Sequence
 
-from pydantic import BaseModel
 
 from errors import UserError
 from spaces import codeblock
-from spaces.base import Evaluation, FinalReport, LAPTDefaults
-from spaces.nb201 import DATA
-from spaces.positional import PositionalSpace, positions_schema
+from spaces.base import Evaluation, FinalReport, LAPTDefaults, table_rows
+from spaces.positional import PositionalSpace
 
 __all__ = ["TableSpace", "ArchCodeError", "read_init", "call_slots", "call_name", "integer", "net_source",
            "torch_blocks"]
@@ -41,9 +36,8 @@ class Row:
 @cache
 def load(filename: str) -> dict[str, Row]:
     """arch -> row of one of the macro tables in data/ (loaded once)."""
-    with gzip.open(DATA / filename, "rt", newline="") as f:
-        return {r["arch"]: Row(float(r["mean_acc"]), int(r["flops"]) / 1e6, int(r["params"]) / 1e6)
-                for r in csv.DictReader(f)}
+    return {r["arch"]: Row(float(r["mean_acc"]), int(r["flops"]) / 1e6, int(r["params"]) / 1e6)
+            for r in table_rows(filename)}
 
 
 @cache

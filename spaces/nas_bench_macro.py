@@ -20,7 +20,6 @@ spaces/macro.py.
 from __future__ import annotations
 
 import ast
-import csv
 import re
 from typing import ClassVar
 

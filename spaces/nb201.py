@@ -13,24 +13,20 @@ accuracy and the rank once, at the end (GENIUS section 4.3, NB201 practice).
 from __future__ import annotations
 
 import bisect
-import csv
-import gzip
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import ClassVar
 
 from pydantic import BaseModel
 
 from errors import UserError
 from spaces import nb201_code
-from spaces.base import Evaluation, FinalReport, LAPTDefaults
+from spaces.base import DATA, Evaluation, FinalReport, LAPTDefaults, table_rows
 from spaces.cell import EDGE_NAMES, EDGES, OPS, conv_depth, disconnected, format_arch, op_code, parse, unique_key
 from spaces.positional import PositionalSpace, positions_schema
 
 __all__ = ["NB201Space", "OPS", "EDGES", "parse", "format_arch", "op_code", "DATA"]
 
-DATA = Path(__file__).resolve().parent.parent / "data"
 DATASETS = ("cifar10", "cifar100", "imagenet16")
 POSITIONS = {name: OPS for name in EDGE_NAMES}
 NB201Cell = positions_schema("NB201Cell", tuple(POSITIONS.items()))
@@ -50,16 +46,15 @@ class _Row:
 def _table() -> dict[str, _Row]:
     """The 15,625 rows keyed by arch string (loaded once; ~0.2 s)."""
     rows: dict[str, _Row] = {}
-    with gzip.open(DATA / "nb201.csv.gz", "rt", newline="") as f:
-        for r in csv.DictReader(f):
-            rows[r["arch"]] = _Row(
-                index=int(r["nb201_index"]),
-                iso_class=int(r["iso_class"]),
-                val={d: float(r[f"{d}_val_acc"]) for d in DATASETS},
-                test={d: float(r[f"{d}_test_acc"]) for d in DATASETS},
-                flops_m={d: float(r[f"{d}_flops_m"]) for d in DATASETS},
-                params_m={d: float(r[f"{d}_params_m"]) for d in DATASETS},
-            )
+    for r in table_rows("nb201.csv.gz"):
+        rows[r["arch"]] = _Row(
+            index=int(r["nb201_index"]),
+            iso_class=int(r["iso_class"]),
+            val={d: float(r[f"{d}_val_acc"]) for d in DATASETS},
+            test={d: float(r[f"{d}_test_acc"]) for d in DATASETS},
+            flops_m={d: float(r[f"{d}_flops_m"]) for d in DATASETS},
+            params_m={d: float(r[f"{d}_params_m"]) for d in DATASETS},
+        )
     return rows
 
 
@@ -70,8 +65,8 @@ def _by_index() -> dict[int, str]:
 
 @cache
 def _latency() -> dict[str, dict[str, float]]:
-    with gzip.open(DATA / "nb201_latency_ms.csv.gz", "rt", newline="") as f:
-        return {r.pop("arch"): {k: float(v) for k, v in r.items() if k != "nb201_index"} for r in csv.DictReader(f)}
+    return {r.pop("arch"): {k: float(v) for k, v in r.items() if k != "nb201_index"}
+            for r in table_rows("nb201_latency_ms.csv.gz")}
 
 
 @cache

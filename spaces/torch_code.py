@@ -20,9 +20,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import random
-import re
 import tempfile
-import threading
 from concurrent.futures import Future
 from functools import wraps
 from pathlib import Path

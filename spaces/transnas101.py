@@ -16,8 +16,6 @@ stored (room_layout is NASLib's negative L2 loss; the paper's Table 3 shows the 
 from __future__ import annotations
 
 import bisect
-import csv
-import gzip
 import random
 from functools import cache
 from typing import ClassVar, Literal, get_args
@@ -25,12 +23,11 @@ from typing import ClassVar, Literal, get_args
 from pydantic import BaseModel
 
 from errors import UserError
-from spaces.base import Evaluation, FinalReport, LAPTDefaults
 from spaces import nb201_code
+from spaces.base import Evaluation, FinalReport, LAPTDefaults, table_rows
 from spaces.cell import EDGE_NAMES, conv_depth, disconnected, unique_key
 from spaces.cell import format_arch as cell_string
 from spaces.cell import parse as parse_cell
-from spaces.nb201 import DATA
 from spaces.positional import PositionalSpace, positions_schema
 
 Op = Literal["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3"]
@@ -65,10 +62,9 @@ def format_arch(ops: tuple[str, ...] | list[str]) -> str:
 def _table() -> dict[str, dict]:
     """arch -> {task: (metric, flops_m, params_m)} for the 711 cells."""
     rows: dict[str, dict] = {}
-    with gzip.open(DATA / "transnas101_micro.csv.gz", "rt", newline="") as f:
-        for r in csv.DictReader(f):
-            rows.setdefault(r["arch"], {})[r["task"]] = (float(r["val_metric"]), float(r["flops_m"]),
-                                                         float(r["params_m"]))
+    for r in table_rows("transnas101_micro.csv.gz"):
+        rows.setdefault(r["arch"], {})[r["task"]] = (float(r["val_metric"]), float(r["flops_m"]),
+                                                     float(r["params_m"]))
     return rows
 
 

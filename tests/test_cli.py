@@ -107,3 +107,42 @@ def test_kill_9_then_resume_repeats_no_evaluation(tmp_path):
     steps = [json.loads(line)["step"] for line in (run_dir / "events.jsonl").open() if '"kind":"evaluation"' in line]
     assert len(steps) == len(set(steps)) == 5
     assert json.loads((run_dir / "result.json").read_text())["evaluations"] == 5
+
+
+def test_a_full_disk_is_one_line_and_leaves_the_run_resumable(tmp_path, monkeypatch):
+    import errno
+    import subprocess
+
+    from memory.journal import Journal
+
+    real, calls = Journal.append, {"n": 0}
+
+    def fills_up(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 12:
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.path))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Journal, "append", fills_up)
+    monkeypatch.setattr(sys, "argv", ["cli.py", "search", "--graph", "rea", "--budget", "6", "--runs-dir",
+                                      str(tmp_path), "-q"])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 1
+    (run,) = tmp_path.iterdir()
+    assert Journal(run / "events.jsonl").check() is None  # nothing half-written
+    monkeypatch.setattr(Journal, "append", real)
+    resumed = subprocess.run([sys.executable, str(ROOT / "cli.py"), "search", "--resume", run.name, "--runs-dir",
+                              str(tmp_path), "-q"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((run / "result.json").read_text())["evaluations"] == 6
+
+
+def test_an_unreadable_benchmark_table_is_one_line(tmp_path, monkeypatch):
+    import spaces.base
+    from errors import UserError
+
+    (tmp_path / "nb201.csv.gz").write_bytes(b"\x1f\x8bnot really gzip")
+    monkeypatch.setattr(spaces.base, "DATA", tmp_path)
+    with pytest.raises(UserError, match="cannot read the benchmark table .* data/verify.py"):
+        spaces.base.table_rows("nb201.csv.gz")

@@ -26,11 +26,21 @@ def test_evaluate_trains_a_file_and_prints_the_typed_result(tmp_path):
     assert report["epochs"] == 1 and report["flops_m"] == pytest.approx(0.013312)
 
 
-def test_a_failing_candidate_is_a_result_with_exit_0(tmp_path):
+def test_a_failing_candidate_is_a_result_with_exit_1_that_does_not_echo_the_code(tmp_path):
     (tmp_path / "evil.py").write_text("import socket\n" + SEED_NETWORK)
     done = evaluate("evil.py", "--runs-dir", "runs", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["failure"] == "import_refused"
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["failure"] == "import_refused" and "import socket" not in done.stdout
+
+
+@pytest.mark.parametrize("content,message", [(b"root:x:0:0:root:/root:/bin/bash\n", "not Python"),
+                                             (b"\x7fELF\x02\x01\x01\x00\xff\xfe", "not UTF-8")])
+def test_a_file_that_is_not_python_is_refused_without_echoing_it(tmp_path, content, message):
+    (tmp_path / "passwd").write_bytes(content)
+    done = evaluate("passwd", "--runs-dir", "runs", cwd=tmp_path)
+    assert done.returncode == 2 and message in done.stderr and "root:x" not in done.stderr + done.stdout
+    assert done.stdout == "" and len(done.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.parametrize("args,message", [

@@ -228,7 +228,7 @@ GRAPH_RUNS = {
     "genius-default": ("genius", "designer", lambda space: [edits_answer(space)],
                        {"candidates": 3, "pool_rea": 2, "pool_random": 4}),
     "llmatic": ("llmatic", "designer", lambda space: [llmatic_answer(space)],
-                {"llmatic": {"initial": 1, "p_mutation": 1.0}}),
+                {"llmatic": {"initial": 1, "p_mutation": 1.0, "answer": "code"}}),
     "lapt": ("lapt", "learner", lambda space: [learner_answer(space)],
              {"lapt": {"population": 1, "generations": 1, "tournament": 1, "iterations": 2}}),
     **{baseline: (baseline, None, lambda space: [], {}) for baseline in ("random", "rea", "local", "random+flops")},

@@ -212,7 +212,7 @@ def counted_compute(monkeypatch):
     """Replace the network by a counter: the cache is tested without building anything."""
     calls: list[tuple] = []
 
-    def fake(arch, dataset, seed, names, batch_size, inputs):
+    def fake(space, arch, dataset, seed, names, batch_size, inputs):
         calls.append((arch, dataset, seed, tuple(names)))
         return {n: float(len(n) + seed) for n in names}, {n: 0.5 for n in names}
 
