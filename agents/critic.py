@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field, create_model
 from agents.structured import Asker, Usage
 from errors import UserError
 from memory.journal import Journal
-from spaces.base import SearchSpace, Tabular, Trial
+from spaces.base import SearchSpace, Tabular, Trial, has
 
 VerdictKind = Literal["ok", "duplicate", "isomorphic", "at_chance", "not_in_table", "constraint", "malformed",
                       "llm_rejected", "ranked_lower"]
@@ -74,9 +74,24 @@ Candidates, ranked by the evidence (score: mean rank of the evidence in this lis
 Which candidate should be evaluated next?"""
 
 
-def check_rules(space: SearchSpace, dataset: str, arch: str, evaluated: list[Trial],
+class Evaluated:
+    """What was evaluated, indexed by architecture and canonical form: a search checks many
+    candidates against the same history, so the index is built once per history (`index`)."""
+
+    def __init__(self, trials: list[Trial]):
+        self.trials = trials
+        self.by_arch = {t.arch: t for t in reversed(trials)}  # the first evaluation of each wins
+        self.by_canonical = {t.evaluation.canonical: t for t in reversed(trials) if t.evaluation}
+
+
+def index(trials: "list[Trial] | Evaluated") -> Evaluated:
+    return trials if isinstance(trials, Evaluated) else Evaluated(trials)
+
+
+def check_rules(space: SearchSpace, dataset: str, arch: str, evaluated: "list[Trial] | Evaluated",
                 max_flops_m: float | None, max_params_m: float | None) -> Verdict:
     """The exact checks, in order of cheapness."""
+    evaluated = index(evaluated)
     try:  # code spaces (torch-code) refuse code they will not run; the reason goes back to the designer
         space.validate(arch)
     except UserError as err:
@@ -84,20 +99,19 @@ def check_rules(space: SearchSpace, dataset: str, arch: str, evaluated: list[Tri
     trivial = space.trivial(arch)
     if trivial is not None:
         return Verdict(accept=False, kind="at_chance", reason=f"it would score at chance: {trivial}")
-    if isinstance(space, Tabular) and not space.contains(arch):
+    if has(space, Tabular) and not space.contains(arch):
         return Verdict(accept=False, kind="not_in_table", reason=f"the {space.name} table does not have it, so it "
                                                                   "cannot be evaluated")
-    for trial in evaluated:
-        if trial.arch == arch:
-            return Verdict(accept=False, kind="duplicate",
-                           reason=f"it is identical to the architecture evaluated at step {trial.step} "
-                                  f"({trial.val_acc:.2f}%).")
-    canonical = space.canonical(arch)
-    for trial in evaluated:
-        if trial.evaluation and trial.evaluation.canonical == canonical:
-            return Verdict(accept=False, kind="isomorphic",
-                           reason=f"it computes the same function as the architecture evaluated at step "
-                                  f"{trial.step} ({trial.val_acc:.2f}%): {trial.arch}")
+    trial = evaluated.by_arch.get(arch)
+    if trial is not None:
+        return Verdict(accept=False, kind="duplicate",
+                       reason=f"it is identical to the architecture evaluated at step {trial.step} "
+                              f"({trial.val_acc:.2f}%).")
+    trial = evaluated.by_canonical.get(space.canonical(arch))
+    if trial is not None:
+        return Verdict(accept=False, kind="isomorphic",
+                       reason=f"it computes the same function as the architecture evaluated at step "
+                              f"{trial.step} ({trial.val_acc:.2f}%): {trial.arch}")
     if max_flops_m is not None or max_params_m is not None:
         try:
             flops, params = space.cost(arch, dataset)

@@ -30,7 +30,7 @@ from graphs.context import RunContext
 from graphs.state import SearchState
 from memory.journal import dumps
 from settings import Settings
-from spaces.base import Evaluation, Trained, Trial
+from spaces.base import Evaluation, Trained, Trial, has
 from tools import evidence as evidence_tool
 from tools.archive_insert import archive_insert
 from tools.evaluate import evaluator
@@ -72,7 +72,7 @@ def review(state: SearchState, runtime: Runtime[RunContext]) -> Command:
         ctx.journal.append(state.step, "critic", role="critic", data={"arch": chosen.arch, "accept": True,
                                                                       "kind": "ok", "reason": "critic off"})
         return Command(goto=passed, update={"pending": chosen.model_copy(update={"step": state.step}), "pool": rest})
-    evaluated = state.evaluated()
+    evaluated = critic.index(state.evaluated())
     accepted, rejected = [], []
     for candidate in state.pool:
         verdict = critic.check_rules(ctx.space, settings.dataset, candidate.arch, evaluated,
@@ -113,7 +113,7 @@ def ranks_by_evidence(ctx: RunContext) -> bool:
     """The Critic ranks a pool by evidence (critic evidence/llm) on spaces where evidence is cheap;
     on trained spaces (torch-code) every candidate's FLOPs would cost a sandboxed forward pass,
     so there the rules alone decide and no contained baseline joins the pool."""
-    return ctx.settings.critic in ("evidence", "llm") and not isinstance(ctx.space, Trained)
+    return ctx.settings.critic in ("evidence", "llm") and not has(ctx.space, Trained)
 
 
 def rank_pool(ctx: RunContext, state: SearchState, candidates: list[Trial],
@@ -123,7 +123,8 @@ def rank_pool(ctx: RunContext, state: SearchState, candidates: list[Trial],
     settings = ctx.settings
     source = prior_source(settings, ctx.space)
     kinds = evidence_kinds(settings, source)
-    evidence = [evidence_tool.gather(ctx.space, c.arch, settings.dataset, kinds, settings.seed, source)
+    evidence = [c.evidence if set(c.evidence) == set(kinds) else  # carried over from an earlier round
+                evidence_tool.gather(ctx.space, c.arch, settings.dataset, kinds, settings.seed, source)
                 for c in candidates]
     ranked = critic.rank(candidates, evidence)
     index, reason, usage = 0, _ranking_reason(ranked), None
@@ -171,7 +172,7 @@ def evaluate(state: SearchState, runtime: Runtime[RunContext]) -> dict:
     """Spend one evaluation on the pending candidate and archive it."""
     ctx, trial = runtime.context, state.pending
     evaluation = evaluate_arch(ctx, trial.arch, trial.step)
-    archive = state.archive.model_copy(deep=True)
+    archive = state.archive.model_copy(update={"elites": dict(state.archive.elites)})  # elites are replaced, never changed
     if evaluation.ok:  # a candidate that failed to train (torch-code) has no fitness to archive
         status = archive_insert(archive, ctx.space, trial.arch, evaluation.val_acc, trial.step)
         ctx.journal.append(trial.step, "archive", data={"tool": "archive_insert", "arch": trial.arch, **status})

@@ -13,6 +13,7 @@ import random
 from langgraph.graph import StateGraph
 from langgraph.runtime import Runtime
 
+from agents import critic
 from graphs import nodes, search
 from graphs.context import RunContext
 from graphs.state import SearchState
@@ -49,8 +50,9 @@ def propose(state: SearchState, runtime: Runtime[RunContext]) -> dict:
     drawn = search.random_new(ctx, blank, random.Random(f"{ctx.settings.seed}:flops-pool"), pool_size(ctx.settings),
                               "flops")
     by_flops = sorted(drawn, key=lambda t: -ctx.space.cost(t.arch, ctx.settings.dataset)[0])
+    evaluated = critic.index(state.evaluated())
     for trial in by_flops:
-        if search.acceptable(ctx, state, trial.arch, set()):  # not evaluated, nor isomorphic to one evaluated
+        if search.acceptable(ctx, state, trial.arch, set(), evaluated):  # not evaluated, nor isomorphic to one evaluated
             flops = ctx.space.cost(trial.arch, ctx.settings.dataset)[0]
             return {"step": step, "pool": [trial.model_copy(update={
                 "rationale": f"largest FLOPs ({flops:.1f} M) left in a random pool of {len(drawn)}"})]}

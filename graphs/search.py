@@ -27,11 +27,13 @@ from spaces.refined import Individual, tournament_parent
 TRIES = 200
 
 
-def acceptable(ctx: RunContext, state: SearchState, arch: str, taken: set[str]) -> bool:
-    """New (not evaluated, not already a candidate) and accepted by the rules."""
+def acceptable(ctx: RunContext, state: SearchState, arch: str, taken: set[str],
+               evaluated: critic.Evaluated | None = None) -> bool:
+    """New (not evaluated, not already a candidate) and accepted by the rules (`evaluated`: the
+    history's index, when the caller checks many candidates against it)."""
     if arch in taken:
         return False
-    verdict = critic.check_rules(ctx.space, ctx.settings.dataset, arch, state.evaluated(),
+    verdict = critic.check_rules(ctx.space, ctx.settings.dataset, arch, evaluated or state.evaluated(),
                                  ctx.settings.max_flops_m, ctx.settings.max_params_m)
     return verdict.accept
 
@@ -39,12 +41,13 @@ def acceptable(ctx: RunContext, state: SearchState, arch: str, taken: set[str]) 
 def _draw(ctx: RunContext, state: SearchState, n: int, make: Callable[[], str], source: str, why: str,
           taken: set[str] | None = None) -> list[Trial]:
     taken = set(taken or ()) | {t.arch for t in state.pool}
+    evaluated = critic.index(state.evaluated())
     out: list[Trial] = []
     for _ in range(TRIES * max(n, 1)):
         if len(out) >= n:
             break
         arch = make()
-        if acceptable(ctx, state, arch, taken):
+        if acceptable(ctx, state, arch, taken, evaluated):
             taken.add(arch)
             out.append(Trial(step=0, arch=arch, source=source, rationale=why))
     return out

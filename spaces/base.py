@@ -19,6 +19,7 @@ tool or a graph: they depend on spaces, not the other way round.
 
 from __future__ import annotations
 
+import functools
 import random
 from concurrent.futures import Future
 from pathlib import Path
@@ -219,6 +220,18 @@ class Networked(Protocol):
     input shape of one example, and the number of classes."""
 
     def network(self, arch: str, dataset: str) -> tuple[Callable[[], Any], tuple[int, ...], int]: ...
+
+
+@functools.cache
+def _has(cls: type, capability: type) -> bool:
+    return all(hasattr(cls, name) for name in capability.__protocol_attrs__) \
+        if hasattr(capability, "__protocol_attrs__") else isinstance(cls(), capability)
+
+
+def has(space: Space, capability: type) -> bool:
+    """isinstance(space, capability), cached per class: a runtime-checkable Protocol check walks
+    the protocol's attributes every time, and the Critic asks thousands of times per search."""
+    return _has(type(space), capability)
 
 
 CAPABILITIES: dict[type, str] = {Tabular: "a benchmark table (all_archs, size)",

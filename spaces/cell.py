@@ -8,6 +8,7 @@ table) so that nb201_code.py and nb201_torch.py need not import the space.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Literal, Sequence, get_args
 
 from errors import UserError
@@ -20,8 +21,10 @@ EDGE_NAMES: tuple[str, ...] = tuple(f"node{i}_from_{j}" for j, i in EDGES)
 CONVS = ("nor_conv_1x1", "nor_conv_3x3")
 
 
+@cache
 def parse(arch: str) -> tuple[str, ...]:
-    """Arch string -> six ops in EDGES order; raises UserError when malformed."""
+    """Arch string -> six ops in EDGES order; raises UserError when malformed (cached: a search
+    parses the same few hundred cells many thousand times)."""
     ops: list[str] = []
     nodes = arch.strip().strip("|").split("|+|")
     if len(nodes) != 3:

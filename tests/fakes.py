@@ -14,7 +14,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import RunnableLambda
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 Answer = dict | str | Callable[[list[BaseMessage]], dict | str]
 
@@ -28,9 +28,11 @@ class Scripted(BaseChatModel):
     seed: int | None = None
     # Shared by the per-call copies that Asker makes (model_copy is shallow), so the
     # script position and the record survive temperature/seed overrides.
-    seen: list[list[BaseMessage]] = []
-    sampling: list[tuple[float, int | None]] = []
-    counter: list[int] = [0]
+    # repr=False: LangChain puts the model's repr in every call's metadata; a growing record there made
+    # a 2,000-call fake run quadratic (bench/framework_overhead.py measured it).
+    seen: list[list[BaseMessage]] = Field(default_factory=list, repr=False)
+    sampling: list[tuple[float, int | None]] = Field(default_factory=list, repr=False)
+    counter: list[int] = Field(default_factory=lambda: [0], repr=False)
     fail_on_call: int | None = None  # raise `crash` at this call (1-based), to simulate a crash
     crash: type[BaseException] = KeyboardInterrupt
 

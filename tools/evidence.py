@@ -20,7 +20,7 @@ from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
 from errors import UserError
-from spaces.base import Networked, Positional, Space, Tabular
+from spaces.base import Networked, Positional, Space, Tabular, has
 from tools import op_stats
 
 
@@ -40,7 +40,7 @@ def gather(space: Space, arch: str, dataset: str, kinds: tuple[str, ...], seed: 
     """The requested evidence for `arch` that this space can give (missing kinds are left out).
     `source` is the dataset of the source task for the `prior` evidence."""
     out: dict[str, float] = {}
-    if "prior" in kinds and source is not None and isinstance(space, Positional) and isinstance(space, Tabular):
+    if "prior" in kinds and source is not None and has(space, Positional) and has(space, Tabular):
         out["prior"] = op_stats.log_prior(_prior_table(space.name, source), space, arch)
     if any(kind in COST_KINDS for kind in kinds):
         try:
@@ -50,7 +50,7 @@ def gather(space: Space, arch: str, dataset: str, kinds: tuple[str, ...], seed: 
         if flops is not None:
             out.update({k: v for k, v in (("flops", flops), ("params", params)) if k in kinds})
     proxies = tuple(kind for kind in kinds if kind not in (*COST_KINDS, "prior"))
-    if proxies and isinstance(space, Networked):
+    if proxies and has(space, Networked):
         from tools import cell_proxies
 
         out.update(cell_proxies.scores(space, arch, dataset, proxies, seed))
