@@ -421,6 +421,8 @@ def bench(
     budget: Annotated[Optional[str], typer.Option("--budget", "-b", help=(
         "Evaluations per run, comma-separated for several (default 10).")) ] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help=MODEL_HELP)] = None,
+    transfer_from: Annotated[Optional[str], typer.Option(help=(
+        "SPACE/DATASET the lapt and prior cells transfer from (default: the paper's source)."))] = None,
     preset: Annotated[Optional[str], typer.Option(help=(
         "A paper's protocol: genius-nb201, genius-macro, genius-channel-resnet, genius-channel-mobilenet, "
         "llmatic-nb201, lapt-nb201, lapt-transnas101 (flags given beside it override it)."))] = None,
@@ -455,6 +457,8 @@ def bench(
         import spaces
 
         fields["datasets"] = list(spaces.get(fields["space"]).datasets)
+    if transfer_from:
+        fields["settings"] = {**fields.get("settings", {}), "lapt": {"transfer_from": transfer_from}}
     fields["name"] = name or preset or f"{fields['space']}-b{'-'.join(map(str, fields['budgets']))}"
     grid = bench_grid.validate(bench_grid.Grid(jobs=jobs, executor=executor, ray_address=ray_address, **fields))
     path = bench_grid.folder(out, grid.name)
