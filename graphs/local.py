@@ -17,16 +17,7 @@ STATE = SearchState
 REQUIRES: tuple[type, ...] = ()
 
 
-def roles(settings: Settings) -> list[str]:
-    return []
-
-
-def default_budget(settings: Settings) -> int:
-    return 10
-
-
-def planned_evaluations(settings: Settings) -> int:
-    return settings.budget
+roles, default_budget, planned_evaluations = nodes.no_model, nodes.ten, nodes.the_budget
 
 
 def build(settings: Settings) -> StateGraph:

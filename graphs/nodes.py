@@ -35,7 +35,9 @@ from tools import evidence as evidence_tool
 from tools.archive_insert import archive_insert
 from tools.evaluate import evaluator
 
-POOL_LIMIT = 64  # candidates kept between rounds (the best-ranked ones)
+POOL_LIMIT = 64
+
+  # candidates kept between rounds (the best-ranked ones)
 
 
 def evaluate_arch(ctx: RunContext, arch: str, step: int, ready: dict | None = None) -> Evaluation:
@@ -55,6 +57,24 @@ def evaluate_arch(ctx: RunContext, arch: str, step: int, ready: dict | None = No
     evaluation = Evaluation.model_validate(result)
     ctx.journal.append(step, "evaluation", data={**evaluation.model_dump(), "dataset": dataset})
     return evaluation
+
+
+# --- module verbs the no-LLM graphs share (graphs/__init__.py lists what a graph module has) ---
+
+
+def no_model(settings: Settings) -> list[str]:
+    """roles(): the baselines call no model."""
+    return []
+
+
+def ten(settings: Settings) -> int:
+    """default_budget(): GENIUS's 10, so a baseline compares with it unless told otherwise."""
+    return 10
+
+
+def the_budget(settings: Settings) -> int:
+    """planned_evaluations(): the budget."""
+    return settings.budget
 
 
 # --- the Critic -----------------------------------------------------------------------------

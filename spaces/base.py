@@ -48,6 +48,13 @@ def table_rows(filename: str) -> list[dict[str, str]]:
                         "project or check the tables with: python data/verify.py") from None
 
 
+def rank_in(ascending: list[float], value: float) -> int:
+    """1 + how many scores in the table (sorted ascending) are higher than `value`."""
+    import bisect
+
+    return 1 + len(ascending) - bisect.bisect_right(ascending, value)
+
+
 # How an evaluation can fail.  The trained spaces (spaces/torch_code.py, training/sandbox.py) add:
 # syntax (does not parse), import_refused (outside the import allow-list or a forbidden name),
 # shape_error (wrong output shape or forward fails), refused (the sandbox's runtime guard

@@ -88,6 +88,13 @@ def conv_depth(ops: Sequence[str]) -> int:
     return depth.get(3, 0)
 
 
+def zero_output(ops: Sequence[str]) -> str | None:
+    """A space's `trivial` for a cell: why it scores at chance, when its output is always zero."""
+    if disconnected(ops):
+        return "no path of operations joins the cell's input to its output, so the cell outputs zeros"
+    return None
+
+
 def disconnected(ops: Sequence[str]) -> bool:
     """True when no path of non-`none` edges joins the cell's input to its output: the cell
     outputs zeros, and the network is at chance whatever else it has."""

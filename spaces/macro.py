@@ -7,7 +7,6 @@ one-dataset table keyed by a digit string; the `ast` readers of their code repre
 from __future__ import annotations
 
 import ast
-import bisect
 from dataclasses import dataclass
 from functools import cache
 from types import SimpleNamespace
@@ -16,7 +15,7 @@ from typing import Callable, ClassVar, Sequence
 
 from errors import UserError
 from spaces import codeblock
-from spaces.base import Evaluation, FinalReport, LAPTDefaults, table_rows
+from spaces.base import Evaluation, FinalReport, LAPTDefaults, rank_in, table_rows
 from spaces.positional import PositionalSpace
 
 __all__ = ["TableSpace", "ArchCodeError", "read_init", "call_slots", "call_name", "integer", "net_source",
@@ -104,7 +103,7 @@ class TableSpace(PositionalSpace):
         as GENIUS reports (its script breaks ties by table order; here tied rows share the better rank)."""
         self.resolve_dataset(dataset)
         row, accs = self._row(arch), _accs(self.TABLE)
-        rank = 1 + len(accs) - bisect.bisect_right(accs, row.acc)
+        rank = rank_in(accs, row.acc)
         return FinalReport(arch=self.validate(arch), val_acc=row.acc, test_acc=row.acc, rank=rank, of=len(accs),
                            flops_m=row.flops_m, params_m=row.params_m)
 

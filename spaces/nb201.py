@@ -12,7 +12,6 @@ accuracy and the rank once, at the end (GENIUS section 4.3, NB201 practice).
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 from functools import cache
 from typing import ClassVar
@@ -21,8 +20,8 @@ from pydantic import BaseModel
 
 from errors import UserError
 from spaces import nb201_code
-from spaces.base import DATA, Evaluation, FinalReport, LAPTDefaults, table_rows
-from spaces.cell import EDGE_NAMES, EDGES, OPS, conv_depth, disconnected, format_arch, op_code, parse, unique_key
+from spaces.base import DATA, Evaluation, FinalReport, LAPTDefaults, rank_in, table_rows
+from spaces.cell import EDGE_NAMES, EDGES, OPS, conv_depth, format_arch, op_code, parse, unique_key, zero_output
 from spaces.positional import PositionalSpace, positions_schema
 
 __all__ = ["NB201Space", "OPS", "EDGES", "parse", "format_arch", "op_code", "DATA"]
@@ -124,8 +123,7 @@ class NB201Space(PositionalSpace):
         dataset = self.resolve_dataset(dataset)
         row = _table()[self.validate(arch)]
         test = row.test[dataset]
-        ordered = _sorted_test(dataset)
-        rank = 1 + len(ordered) - bisect.bisect_right(ordered, test)  # 1 + how many score higher
+        rank = rank_in(_sorted_test(dataset), test)
         return FinalReport(arch=arch, val_acc=row.val[dataset], test_acc=test, rank=rank, of=self.size,
                            flops_m=row.flops_m[dataset], params_m=row.params_m[dataset])
 
@@ -136,9 +134,7 @@ class NB201Space(PositionalSpace):
         return arch in _table()
 
     def trivial(self, arch: str) -> str | None:
-        if disconnected(parse(arch)):
-            return "no path of operations joins the cell's input to its output, so the cell outputs zeros"
-        return None
+        return zero_output(parse(arch))
 
     def iso_class(self, arch: str) -> int:
         return _table()[self.validate(arch)].iso_class

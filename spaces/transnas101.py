@@ -15,7 +15,6 @@ stored (room_layout is NASLib's negative L2 loss; the paper's Table 3 shows the 
 
 from __future__ import annotations
 
-import bisect
 import random
 from functools import cache
 from typing import ClassVar, Literal, get_args
@@ -24,8 +23,8 @@ from pydantic import BaseModel
 
 from errors import UserError
 from spaces import nb201_code
-from spaces.base import Evaluation, FinalReport, LAPTDefaults, table_rows
-from spaces.cell import EDGE_NAMES, conv_depth, disconnected, unique_key
+from spaces.base import Evaluation, FinalReport, LAPTDefaults, rank_in, table_rows
+from spaces.cell import EDGE_NAMES, conv_depth, unique_key, zero_output
 from spaces.cell import format_arch as cell_string
 from spaces.cell import parse as parse_cell
 from spaces.positional import PositionalSpace, positions_schema
@@ -132,8 +131,7 @@ class TransNAS101Space(PositionalSpace):
     def final_report(self, arch: str, dataset: str) -> FinalReport:
         task = self.resolve_dataset(dataset)
         metric, flops, params = _table()[self.validate(arch)][task]
-        ordered = _sorted(task)
-        rank = 1 + len(ordered) - bisect.bisect_right(ordered, metric)  # 1 + how many score higher
+        rank = rank_in(_sorted(task), metric)
         return FinalReport(arch=arch, val_acc=metric, test_acc=None, rank=rank, of=len(_table()),
                            flops_m=flops, params_m=params)
 
@@ -144,9 +142,7 @@ class TransNAS101Space(PositionalSpace):
         return arch in _table()
 
     def trivial(self, arch: str) -> str | None:
-        if disconnected(parse(arch)):
-            return "no path of operations joins the cell's input to its output, so the cell outputs zeros"
-        return None
+        return zero_output(parse(arch))
 
     # --- LLMatic: the cell as code (NB201's cell module without average pooling) ---
 
