@@ -124,7 +124,8 @@ def run_cell(path: str, cell: dict, shared: dict, askers: Callable | None = None
         execute(run, askers(run.settings()) if askers else None)
         return cell.id, "resumed"
     values = {**shared, "graph": cell.graph, "space": cell.space, "dataset": cell.dataset, "budget": cell.budget,
-              "seed": cell.seed, "runs_dir": str(runs), "memory_write": False}
+              "seed": cell.seed, "runs_dir": str(runs), "memory_write": False,
+              "memory_dir": str(Path(path) / "memory")}  # nothing from the user's memory: runs are independent
     try:
         settings = prepare(Settings.model_validate(values))
     except UserError as err:  # this graph cannot run this cell (e.g. prior without a source task)

@@ -217,9 +217,12 @@ def transfer(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
         learned, usage = learner.learn(ctx.askers["learner"], ctx.space, dataset, scored, cfg.learn_samples,
                                        ctx.journal, 0, cfg.max_ops, min_cells(cfg))
         spent = spent.add(usage)
-        version = memory.save_principles(task, learned.principles, scored[:cfg.learn_samples], learned.refined,
-                                         run_id=ctx.run_id)
-        stored = memory.principles(task, version)
+        stored = PrincipleSet(task=task, version=0, principles=learned.principles, refined=learned.refined,
+                              evidence=scored[:cfg.learn_samples], run_id=ctx.run_id)
+        if ctx.settings.memory_write:  # kept for later runs (memory_write = false: this run's alone)
+            version = memory.save_principles(task, learned.principles, scored[:cfg.learn_samples], learned.refined,
+                                             run_id=ctx.run_id)
+            stored = memory.principles(task, version)
     order = learner.ranking(op_table(ctx.space, scored, cfg.learn_samples))
     if stored.refined:
         refined = widen(refine(ctx.space, stored.refined), order, min_cells(cfg))
