@@ -239,7 +239,7 @@ def generation(state: LLMaticState, runtime: Runtime[RunContext]) -> dict:
     archives = Archives.replay(ctx, len(edits(ctx)), state.offspring)
     plans = plan_generation(ctx, state, archives, gen)
     started = time.perf_counter()
-    answers, usage = asyncio.run(_ask_all(ctx, plans))
+    answers, usage = asyncio.run(_ask_all(ctx, plans, state.offspring))
     ctx.journal.append(gen, "generation", data={"llm_seconds": round(time.perf_counter() - started, 3),
                                                 "llm_calls": usage.calls})
     readable, children = [], []
@@ -305,11 +305,15 @@ def answers_as_edits(ctx: RunContext) -> bool:
     return mode == "edit" and isinstance(ctx.space, Positional)
 
 
-async def _ask_all(ctx: RunContext, plans: list[Plan]) -> tuple[list[tuple[Plan, str]], Usage]:
+async def _ask_all(ctx: RunContext, plans: list[Plan], offspring: list[Offspring] = ()) -> \
+        tuple[list[tuple[Plan, str]], Usage]:
     """Every planned offspring's answer, at most `max_concurrency` calls in flight; an answer
-    journaled before an interruption is read back instead of asked again."""
+    journaled before an interruption is read back instead of asked again.  The most recent
+    earlier answer that could not be used is quoted, so the model hears what went wrong."""
     if answers_as_edits(ctx):
         return _ask_edits(ctx, plans)
+    failed = [c for c in offspring if c.outcome == "untrainable" and c.detail]
+    lesson = f"An earlier answer could not be used: {' '.join(failed[-1].detail.split())[:300]}" if failed else ""
     semaphore = asyncio.Semaphore(ctx.settings.llmatic.max_concurrency)
     asker, usage = ctx.askers["designer"], Usage()
 
@@ -319,7 +323,7 @@ async def _ask_all(ctx: RunContext, plans: list[Plan]) -> tuple[list[tuple[Plan,
             return plan, recorded.data.get("content", ""), Usage()
         async with semaphore:
             text, spent = await asker.ask_text(
-                _messages(ctx, plan), ctx.journal, plan.generation, temperature=plan.temperature,
+                _messages(ctx, plan, lesson), ctx.journal, plan.generation, temperature=plan.temperature,
                 seed=ctx.settings.seed * 100_003 + plan.generation * 1_000 + plan.index,
                 max_tokens=ctx.settings.llmatic.max_tokens, grammar=mutator.CODE_BLOCK_GBNF,
                 tag={"generation": plan.generation, "index": plan.index, "operator": plan.operator})
@@ -431,8 +435,9 @@ def _edit_schema(space, mutation: bool):
     return create_model("Combination", architecture=(layer_list, ...))
 
 
-def _messages(ctx: RunContext, plan: Plan):
-    rules = ctx.space.code_rules()
+def _messages(ctx: RunContext, plan: Plan, lesson: str = ""):
+    """The operator's prompt; `lesson` (why an earlier answer could not be used) joins the rules."""
+    rules = ctx.space.code_rules() + (f"\n{lesson}" if lesson else "")
     if plan.operator == "mutation":
         return mutator.mutation_messages(ctx.space.to_code(plan.parents[0]), edits(ctx)[plan.prompt_id], rules)
     if plan.operator == "crossover":

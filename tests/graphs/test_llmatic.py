@@ -224,3 +224,12 @@ def test_real_embedded_model_runs_one_generation_from_the_cli(tmp_path):
     result = json.loads((run_dir / "result.json").read_text())
     assert result["usage"]["designer"]["calls"] == 3 and result["usage"]["designer"]["tokens_out"] > 0
     assert (run_dir / "network_archive.png").exists()
+
+
+def test_the_next_prompts_quote_why_an_earlier_answer_could_not_be_used(tmp_path):
+    run = start(tmp_path, generations=2, batch=2, p_mutation=1.0)
+    model = Scripted(answers=["I would add more layers."])
+    execute(run, designer(model))
+    second = [m[-1].content for m in model.seen[2:]]
+    assert second and all("An earlier answer could not be used: the code does not parse" in p for p in second)
+    assert "An earlier answer" not in model.seen[0][-1].content
