@@ -111,7 +111,14 @@ REQUIRES: tuple[type, ...] = (Positional, Tabular)
 
 
 def config(settings: Settings, space=None) -> LAPTSettings:
-    return settings.lapt.resolved(space or spaces.get(settings.space), settings.dataset)
+    """The paper's settings for the space (Table 1).  A budget larger than the paper's keeps its
+    number of adaptation rounds and gives each round more REA generations (so the learner is
+    asked as often as in the paper, not once per five evaluations)."""
+    cfg = settings.lapt.resolved(space or spaces.get(settings.space), settings.dataset)
+    if settings.lapt.generations is None and settings.budget:
+        needed = -(-(settings.budget - cfg.population) // (cfg.iterations * cfg.population))
+        cfg = cfg.model_copy(update={"generations": max(cfg.generations, needed)})
+    return cfg
 
 
 def roles(settings: Settings) -> list[str]:

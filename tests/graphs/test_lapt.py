@@ -210,3 +210,10 @@ def test_transferring_from_the_target_task_itself_is_refused_before_the_run_fold
 def test_the_default_source_is_never_the_target(tmp_path):
     settings = prepare(load_settings(runs_dir=tmp_path, graph="lapt", dataset="imagenet16"))
     assert settings.lapt.resolved(get("nb201"), "imagenet16").transfer_from == "nb201/cifar10"
+
+
+def test_a_larger_budget_keeps_the_papers_rounds_with_longer_ones(tmp_path):
+    run, result, model = run_lapt(tmp_path, dataset="cifar100", budget=50)
+    lapt = result["lapt"]
+    assert len(lapt["rounds"]) == 3 and result["evaluations"] == 50 and model.calls == 3
+    assert lapt["settings"]["generations"] == 3  # 5 + 3 rounds x 3 generations x 5 = 50
