@@ -50,7 +50,9 @@ def summary_table(result: dict, seconds: float) -> Table:
             if best.get("rank") is not None:  # trained spaces (torch-code) have no table to rank in
                 table.add_row("rank", f"{best['rank']} of {best['of']} by test accuracy")
         table.add_row("FLOPs / params", f"{best['flops_m']:.2f} M / {best['params_m']:.3f} M")
-        table.add_row("found at", f"step {best['step']} ({best['source']})")
+        generation = (result.get("llmatic") or {}).get("best_generation")
+        where = f"generation {generation}" if generation is not None else f"step {best['step']}"
+        table.add_row("found at", f"{where} ({best['source']})")
     lapt = result.get("lapt")
     if lapt:
         rounds = ", ".join(f"{r['evaluations']} in {r['members']} cells" + (f" -> {r['adaptation']}" if r['adaptation']

@@ -102,6 +102,9 @@ class LLMaticState(SearchState):
             "untrainable": sum(c.outcome == "untrainable" for c in llm),
             "per_generation": self.generation_stats,
         }
+        best = self.best()
+        if best is not None:  # result.json's best.step counts distinct cells; the journal's steps are generations
+            extra["best_generation"] = next((c.generation for c in self.offspring if c.arch == best.arch), None)
         if ctx.result_path is not None:
             archives = Archives.replay(ctx, len(ctx.space.edits), self.offspring)
             folder = ctx.result_path.parent
