@@ -219,8 +219,9 @@ def test_real_embedded_model_runs_one_generation_from_the_cli(tmp_path):
     (run_dir,) = tmp_path.iterdir()
     run = RunDir(run_dir)
     children = [c for c in offspring(run) if c["generation"] == 1]
-    assert len(children) == 3
-    assert all(c["arch"] is not None or c["detail"] for c in children)
+    planned = [c for c in children if c["operator"] != "baseline"]  # the model's three answers
+    assert len(planned) == 3 and len(children) - len(planned) <= 3  # the Critic adds at most a batch of baseline cells
+    assert all(c["arch"] is not None or c["detail"] for c in planned)
     result = json.loads((run_dir / "result.json").read_text())
     assert result["usage"]["designer"]["calls"] == 3 and result["usage"]["designer"]["tokens_out"] > 0
     assert (run_dir / "network_archive.png").exists()
