@@ -34,7 +34,7 @@ out = Console()
 MODEL_HELP = ("ROLE=PROVIDER:MODEL, repeatable. ROLE: designer, critic, learner, inspector, all. PROVIDER: "
               "embedded[:NAME] (default, offline; NAME from python cli.py models), openai:MODEL (needs "
               "OPENAI_API_KEY), openai-compatible:MODEL@URL (vLLM, Ollama, llama.cpp server), hf:ID_OR_PATH "
-              "(needs the [hf] extra).")
+              "(needs the \\[hf] extra).")
 
 
 EPOCHS_HELP = "Training epochs per candidate (default 1 for a CPU; the paper trains 50)."
@@ -139,7 +139,7 @@ def search(
         "random+flops: random pool whose largest-FLOPs members are evaluated (default 10 x budget)."))] = None,
     epochs: Annotated[Optional[int], typer.Option(rich_help_panel=TRAINING, help=EPOCHS_HELP)] = None,
     executor: Annotated[Optional[str], typer.Option(rich_help_panel=TRAINING, help=(
-        "Where trainings run: local (default) or ray (the [ray] extra)."))] = None,
+        "Where trainings run: local (default) or ray (the \\[ray] extra)."))] = None,
     workers: Annotated[Optional[int], typer.Option(rich_help_panel=TRAINING, help=(
         "Trainings in parallel with the local executor (default 1; one per GPU)."))] = None,
     ray_address: Annotated[Optional[str], typer.Option(rich_help_panel=TRAINING, help=(
@@ -430,7 +430,7 @@ def bench(
         "The benchmark's folder under --out (default: the preset, or SPACE-bBUDGETS). Running a name again "
         "resumes it: finished cells are never run again."))] = None,
     jobs: Annotated[int, typer.Option(help="Cells run at once (worker processes, or Ray tasks).")] = 1,
-    executor: Annotated[str, typer.Option(help="local (default) or ray (the [ray] extra).")] = "local",
+    executor: Annotated[str, typer.Option(help="local (default) or ray (the \\[ray] extra).")] = "local",
     ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster for --executor ray (default: a local Ray).")] = None,
     out: Annotated[Path, typer.Option(help="Where benchmarks are saved.")] = Path("bench"),
     table_only: Annotated[bool, typer.Option("--table-only", help=(
