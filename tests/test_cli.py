@@ -44,9 +44,13 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
 
 
 def test_help_teaches_the_options():
-    done = run_cli("search", "--help")
+    import os
+    env = {**os.environ, "COLUMNS": "400"}  # one line per option, so words are not wrapped apart
+    done = subprocess.run([sys.executable, str(ROOT / "cli.py"), "search", "--help"], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=600)
     assert done.returncode == 0
-    for option in ("--graph", "--budget", "--model", "--resume", "openai-compatible"):
+    for option in ("--graph", "--budget", "--model", "--resume", "openai-compatible",
+                   "the [hf] extra", "the [ray] extra"):  # brackets are rich markup unless escaped
         assert option in done.stdout
 
 
