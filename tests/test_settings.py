@@ -15,6 +15,13 @@ def test_provider_parsing(text, provider, model, url):
     assert (spec.provider, spec.model, spec.base_url) == (provider, model, url)
 
 
+def test_the_default_embedded_model_is_the_registry_s_default():
+    from agents import embedded
+    from settings import EMBEDDED_MODEL
+
+    assert EMBEDDED_MODEL == embedded.DEFAULT
+
+
 @pytest.mark.parametrize("text", ["vertex:x", "openai:", "openai-compatible:model-without-url"])
 def test_bad_provider_strings(text):
     with pytest.raises(UserError):
