@@ -530,10 +530,10 @@ def principles_learn(
     check_provider(spec)
     asker = asker_for("learner", settings)
     journal = Journal(settings.runs_dir / f"principles-{time.strftime('%Y%m%d-%H%M%S')}" / "events.jsonl")
-    record = learn_principles(settings, asker, journal)
+    record, dropped = learn_principles(settings, asker, journal)
     from render import principles_table
 
-    out.print(principles_table([record]))
+    out.print(principles_table([record], dropped))
 
 
 @principles_app.command("show")

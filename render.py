@@ -6,10 +6,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 
 @contextmanager
@@ -185,20 +186,33 @@ def ask_approval(console: Console, settings, proposal: dict) -> dict:
                 console.print(f"[red]{escape(str(err))}[/]")
 
 
-def principles_table(records) -> Table:
-    """Stored design principles (memory/store.py PrincipleSet), one row per task version; each
+def principles_table(records, dropped: list[dict] | None = None) -> Group:
+    """Stored design principles (memory/store.py PrincipleSet), one block per task version; each
     principle marked by where it came from (the model, or the statistics standing in), with the
-    statistics it rests on."""
-    table = Table(title="design principles", show_lines=True)
-    for column in ("task", "version", "principles (origin: evidence)", "refined space", "drawn from"):
-        table.add_column(column, overflow="fold")
+    statistics it rests on.  A block, not a table: principles are sentences, and a five-column
+    table folded them into a word per line on an 80-column terminal.  `dropped`: the model's
+    principles that failed the checks (agents/learner.py:vet), with the reason."""
+    blocks = []
     for r in records:
-        refined = "\n".join(f"{p}: {', '.join(ops)}" for p, ops in r.refined.items())
-        drawn = f"{len(r.evidence)} archs" + (f", best {r.evidence[0][1]:.2f}" if r.evidence else "")
-        lines = [escape(f"- [{p.origin}] {p.text}") + (f"\n    evidence: {escape(p.evidence)}" if p.evidence else "")
-                 for p in r.principles]
-        table.add_row(r.task, str(r.version), "\n".join(lines), refined, drawn)
-    return table
+        drawn = f"drawn from its {len(r.evidence)} best architectures" + (
+            f" (best score {r.evidence[0][1]:.2f})" if r.evidence else "")
+        lines = [f"design principles of [bold]{escape(r.task)}[/], version {r.version}", f"  {drawn}"]
+        for p in r.principles:
+            lines.append(f"  - [{'green' if p.origin == 'model' else 'cyan'}]\\[{p.origin}][/] {escape(p.text)}")
+            if p.evidence:
+                lines.append(f"      [dim]evidence: {escape(p.evidence)}[/]")
+        lines.append("  refined space:")
+        lines += [f"    {escape(pos)}: {escape(', '.join(ops))}" for pos, ops in r.refined.items()]
+        blocks.append(Text.from_markup("\n".join(lines)))
+    if dropped:
+        lines = [f"the model's principles dropped ({len(dropped)}):"]
+        lines += [f"  - {escape(_clip(d['text'], 100))}  [dim]({escape(d['reason'])})[/]" for d in dropped]
+        blocks.append(Text.from_markup("\n".join(lines)))
+    return Group(*blocks)
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[:n - 3] + "..."
 
 
 def bench_table(grid, rows) -> Table:

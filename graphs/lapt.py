@@ -343,9 +343,10 @@ def adapt(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
 # --- the learning stage on its own (`python cli.py principles learn`) ------------------------
 
 
-def learn_principles(settings: Settings, asker, journal) -> PrincipleSet:
+def learn_principles(settings: Settings, asker, journal) -> tuple[PrincipleSet, list[dict]]:
     """Learn principles from the `learn_samples` best architectures of settings.space/dataset
-    against the rest of its table, and store them; returns the stored version."""
+    against the rest of its table, and store them; returns the stored version and the model's
+    principles that were dropped (text and reason)."""
     space = spaces.get(settings.space)
     dataset = space.resolve_dataset(settings.dataset)
     cfg = settings.lapt.resolved(space)
@@ -355,4 +356,4 @@ def learn_principles(settings: Settings, asker, journal) -> PrincipleSet:
     memory = open_memory(settings)
     task = f"{space.name}/{dataset}"
     version = memory.save_principles(task, learned.principles, scored[:cfg.learn_samples], learned.refined)
-    return memory.principles(task, version)
+    return memory.principles(task, version), learned.dropped

@@ -40,6 +40,9 @@ def test_principles_show_lists_the_latest_version_per_task(tmp_path, monkeypatch
     table = run_cli("principles", "show", "--task", "nb201/cifar10")
     assert table.returncode == 0 and "design principles" in table.stdout and "nb201/cifar10" in table.stdout
     assert "[statistics]" in table.stdout and "evidence:" in table.stdout
+    # a principle is a sentence on one line, not folded into a narrow column
+    assert "[statistics] Prefer 3x3 convolutions on every edge." in table.stdout
+    assert "node1_from_0: nor_conv_3x3" in table.stdout and "drawn from its 1 best architectures (best score 91.20)" in table.stdout
 
 
 @pytest.mark.slow
