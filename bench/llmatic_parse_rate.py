@@ -1,7 +1,7 @@
 """How many of LLMatic's answers become valid architectures, per space and answer form, with an
 embedded model: one generation of N offspring after a few random networks.
 
-    python bench/llmatic_parse_rate.py [--model qwen2.5-coder-0.5b] [--offspring 16] [--seeds 2]
+    python bench/llmatic_parse_rate.py [--model qwen2.5-coder-0.5b] [--offspring 16] [--seeds 2] [--cases torch-code:code]
 
 Prints, for NB201 with code answers, NB201 with structured edits and torch-code (code; each valid
 answer is trained in the sandbox), the share of answers that parsed to a valid architecture, and
@@ -32,9 +32,12 @@ def main() -> None:
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
     parser.add_argument("--offspring", type=int, default=16)
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--cases", default=",".join(f"{s}:{a}" for s, a in CASES),
+                        help="SPACE:ANSWER pairs, comma-separated (default: all three)")
     args = parser.parse_args()
+    cases = [tuple(case.split(":")) for case in args.cases.split(",")]
     root = Path(tempfile.mkdtemp(prefix="archagents-parse-"))
-    for space, answer in CASES:
+    for space, answer in cases:
         parsed = total = 0
         reasons: collections.Counter = collections.Counter()
         for seed in range(args.seeds):
