@@ -1,12 +1,14 @@
 """Which embedded model should be the default: GENIUS and LLMatic at their default budgets with
 each embedded model, on NB201 CIFAR-10, several seeds, through the benchmark grid.
 
-    python bench/embedded_models.py [--seeds 5] [--jobs 2] [--models smollm2-135m,qwen2.5-coder-0.5b,...]
+    python bench/embedded_models.py [--seeds 5] [--jobs 2] [--models smollm2-135m,qwen2.5-coder-0.5b,...] [--table-only]
 
-Per model and graph: mean +- std test accuracy of the best-by-validation cell, the share of the
+Per model and graph: mean +- std test accuracy of the best-by-validation cell; the share of the
 model's proposals that were new and valid (GENIUS: candidates the designer wrote that the Critic's
 rules accepted, out of those it was asked for; LLMatic: offspring that were readable and new, out
-of those planned), seconds per LLM call and wall seconds per run.  Runs are kept in
+of those planned); the share of evaluated architectures the model wrote (the rest came from the
+contained search the Critic ranked higher, or LLMatic's random start); seconds per LLM call and
+wall seconds per run.  Runs are kept in
 bench/embedded-<model>-<graph>/ (resumable: run again to finish an interrupted comparison).
 """
 
@@ -48,6 +50,13 @@ def proposal_share(run: Path) -> float | None:
     return max(produced - rejected, 0) / asked if asked else None
 
 
+def model_share(run: Path) -> float:
+    """Evaluated architectures the model wrote (whole, or as an edit), over all evaluated."""
+    result = json.loads((run / "result.json").read_text())
+    by_source = result["proposals"]["by_source"]
+    return (by_source.get("llm", 0) + by_source.get("edit", 0)) / max(result["evaluations"], 1)
+
+
 def seconds_per_call(run: Path) -> tuple[float, int]:
     result = json.loads((run / "result.json").read_text())
     usage = result["usage"].get("designer") or {}
@@ -62,6 +71,7 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--graphs", default="genius,llmatic")
     parser.add_argument("--out", type=Path, default=Path("bench"))
+    parser.add_argument("--table-only", action="store_true", help="tabulate the runs already there, run nothing")
     args = parser.parse_args()
     rows = []
     for model in args.models.split(","):
@@ -70,24 +80,30 @@ def main() -> None:
                 name=f"embedded-{model}-{graph}", graphs=[graph], space="nb201", datasets=["cifar10"],
                 budgets=[BUDGETS[graph]], seeds=args.seeds, jobs=args.jobs))
             shared = bench_grid.shared_settings(grid, [f"all=embedded:{model}"], None)
-            bench_grid.run(grid, args.out, shared, on_done=lambda cid, outcome, i, n: print(
-                f"  [{i}/{n}] {cid}: {outcome}", flush=True))
             path = bench_grid.folder(args.out, grid.name)
+            if not args.table_only:
+                bench_grid.run(grid, args.out, shared, on_done=lambda cid, outcome, i, n: print(
+                    f"  [{i}/{n}] {cid}: {outcome}", flush=True))
+            elif not (path / "runs").is_dir():
+                continue
             scores, _ = bench_table.collect(path)
+            if not scores:
+                continue
             runs = [path / "runs" / s.run_id for s in scores]
             shares = [s for s in (proposal_share(r) for r in runs) if s is not None]
             per_call = [seconds_per_call(r) for r in runs]
             walls = [json.loads((r / "result.json").read_text())["wall_seconds"] for r in runs]
             tests = [s.test for s in scores]
+            chosen = [model_share(r) for r in runs]
             rows.append((model, graph, len(scores), statistics.fmean(tests), statistics.pstdev(tests),
-                         statistics.fmean(shares) if shares else float("nan"),
+                         statistics.fmean(shares) if shares else float("nan"), statistics.fmean(chosen),
                          sum(s * c for s, c in per_call) / max(sum(c for _, c in per_call), 1),
                          statistics.fmean(walls)))
-    print("\n| model | graph (budget) | seeds | test acc (mean ± std) | new and valid proposals | s per call | "
-          "wall s per run |\n|---|---|---|---|---|---|---|")
-    for model, graph, n, mean, std, share, per_call, wall in rows:
+    print("\n| model | graph (budget) | seeds | test acc (mean ± std) | new and valid proposals | "
+          "evaluated from the model | s per call | wall s per run |\n|---|---|---|---|---|---|---|---|")
+    for model, graph, n, mean, std, share, chosen, per_call, wall in rows:
         print(f"| {model} | {graph} ({BUDGETS[graph]}) | {n} | {mean:.2f} ± {std:.2f} | {100 * share:.0f}% | "
-              f"{per_call:.1f} | {wall:.0f} |")
+              f"{100 * chosen:.0f}% | {per_call:.1f} | {wall:.0f} |")
 
 
 if __name__ == "__main__":
