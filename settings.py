@@ -243,9 +243,9 @@ class Settings(BaseSettings):
                                 "params, prior (typical of the source task's best), training-free proxies (naswot, "
                                 "synflow, jacob_cov) on spaces that build networks; auto: prior where the space has "
                                 "another task to learn from, else flops")
-    pool_rea: int = Field(4, ge=0, description="REA children of tournament winners added to each round's pool "
+    pool_rea: int = Field(4, ge=0, description="REA children of tournament winners added to each round's pool (LLMatic: per offspring) "
                           "(critic evidence/llm): the search the graph contains")
-    pool_random: int = Field(16, ge=0, description="random samples added to each round's pool (critic evidence/llm)")
+    pool_random: int = Field(16, ge=0, description="random samples added to each round's pool (LLMatic: per offspring; critic evidence/llm)")
     max_flops_m: float | None = Field(None, gt=0, description="reject cells above this many MFLOPs")
     max_params_m: float | None = Field(None, gt=0, description="reject cells above this many M params")
     max_rejections: int = Field(
