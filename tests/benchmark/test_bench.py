@@ -109,3 +109,14 @@ def test_the_grid_runs_on_ray(tmp_path):
     assert sorted(outcomes.values()) == ["done"] * 4
     rows = bench_table.write(tmp_path / "r", grid)
     assert all(row.seeds == 2 and row.score_mean > 80 for row in rows)
+
+
+def test_llmatic_offspring_count_as_the_model_s_only_when_the_model_wrote_them(tmp_path):
+    """The 'from the model' column: LLMatic's random start and the Critic's picks from the
+    contained search are not the model's (they were once all counted as the model's)."""
+    from memory.journal import Journal
+
+    journal = Journal(tmp_path / "events.jsonl")
+    for operator, arch in (("init", "a"), ("baseline", "b"), ("mutation", "c"), ("crossover", "d")):
+        journal.append(1, "offspring", data={"operator": operator, "arch": arch})
+    assert bench_table._sources(tmp_path) == {"a": "random", "b": "baseline", "c": "llm", "d": "llm"}
