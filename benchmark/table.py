@@ -76,10 +76,12 @@ def score_run(run_path: Path) -> RunScore | None:
     for event in Journal(run_path / "events.jsonl").events():
         if event.kind == "answer":
             tokens += (event.tokens_in or 0) + (event.tokens_out or 0)
-        if event.kind != "evaluation" or event.data.get("arch") in seen:
+        # an isomorphic twin of an evaluated cell reuses its result: one evaluation, not two
+        key = event.data.get("canonical") or event.data.get("arch")
+        if event.kind != "evaluation" or key in seen:
             continue
         arch, val = event.data["arch"], event.data.get("val_acc")
-        seen.add(arch)
+        seen.add(key)
         by_source[sources.get(arch, "unknown")] += 1
         if val is not None and (best_val is None or val > best_val):
             best_arch, best_val = arch, val

@@ -253,10 +253,9 @@ def generation(state: LLMaticState, runtime: Runtime[RunContext]) -> dict:
             children.append(_journal(ctx, _adapt(ctx, state, Offspring(**plan.model_dump(), outcome="untrainable",
                                                                     detail=str(err)))))
     chosen, ranked_out, update = _select(ctx, state, archives, readable, gen, len(plans))
-    for plan, arch in ranked_out:
+    for plan, arch, why in ranked_out:
         children.append(_journal(ctx, _adapt(ctx, state, Offspring(
-            **plan.model_dump(), arch=arch, outcome="ranked_out", status="RANKED_OUT",
-            detail="not evaluated: the Critic ranked other candidates higher"))))
+            **plan.model_dump(), arch=arch, outcome="ranked_out", status="RANKED_OUT", detail=f"not evaluated: {why}"))))
     children += _evaluate_all(ctx, state, archives, chosen)
     for child in children:
         archives.credit(child)
@@ -364,10 +363,13 @@ def _select(ctx: RunContext, state: LLMaticState, archives: Archives, readable: 
         return readable, [], {}
     rng = nodes.seeded(ctx, gen, "llmatic-pool")
     # An offspring evaluated before has its result reused at no cost: it takes no place in the batch.
+    # One isomorphic to an evaluated cell (another string, the same network) is not evaluated again.
     known = critic.index(state.evaluated())
-    reused = [(plan, arch) for plan, arch in readable
-              if arch in known.by_arch or ctx.space.canonical(arch) in known.by_canonical]
-    fresh = [pair for pair in readable if pair not in reused]
+    reused = [(plan, arch) for plan, arch in readable if arch in known.by_arch]
+    twins = [(plan, arch, "the same network as an evaluated architecture (isomorphic)") for plan, arch in readable
+             if arch not in known.by_arch and ctx.space.canonical(arch) in known.by_canonical]
+    fresh = [(plan, arch) for plan, arch in readable
+             if arch not in known.by_arch and ctx.space.canonical(arch) not in known.by_canonical]
     pool = [Trial(step=0, arch=arch, source="llm", rationale=f"{plan.operator} (generation {gen})")
             for plan, arch in fresh]
     # The contained search's share of the pool per evaluation, as GENIUS gets it per step: a batch
@@ -382,13 +384,13 @@ def _select(ctx: RunContext, state: LLMaticState, archives: Archives, readable: 
     update = {"critic_usage": usage} if usage is not None else {}
     ranked = _distinct(ctx, ranked)
     winners = {r.arch for r in ranked[:batch]}
-    chosen, ranked_out, taken = list(reused), [], set()
+    chosen, ranked_out, taken = list(reused), list(twins), set()
     for plan, arch in fresh:
         if arch in winners and arch not in taken:
             chosen.append((plan, arch))
             taken.add(arch)
         else:
-            ranked_out.append((plan, arch))
+            ranked_out.append((plan, arch, "the Critic ranked other candidates higher"))
     extra = [r.arch for r in ranked[:batch] if r.arch not in taken and r.source == "baseline"]
     next_index = max((plan.index for plan, _ in readable), default=batch - 1) + 1
     chosen += [(Plan(generation=gen, index=next_index + i, operator="baseline"), arch) for i, arch in enumerate(extra)]

@@ -234,3 +234,20 @@ def test_the_next_prompts_quote_why_an_earlier_answer_could_not_be_used(tmp_path
     second = [m[-1].content for m in model.seen[2:]]
     assert second and all("An earlier answer could not be used: the code does not parse" in p for p in second)
     assert "An earlier answer" not in model.seen[0][-1].content
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_isomorphic_offspring_never_cost_an_evaluation_past_the_budget(tmp_path, seed):
+    """A model that answers a network isomorphic to an evaluated one (NB201: an edit on an edge
+    whose node is unused) must not be evaluated again: runs went to 11 evaluations of 10."""
+    from spaces import get
+
+    settings = load_settings(runs_dir=tmp_path, graph="llmatic", critic="evidence", budget=10, seed=seed,
+                             llmatic={"answer": "code", "initial": 2})
+    run = RunDir.create(prepare(settings))
+    result = execute(run, designer(editing_model()))
+    evaluated = [e.data for e in run.journal().events() if e.kind == "evaluation"]
+    canonical = {get("nb201").canonical(e["arch"]) for e in evaluated}
+    assert result["evaluations"] == len(canonical) == 10
+    twins = [c for c in offspring(run) if "isomorphic" in (c.get("detail") or "")]
+    assert all(c["outcome"] == "ranked_out" for c in twins)
