@@ -48,12 +48,16 @@ def evaluate_arch(ctx: RunContext, arch: str, step: int, ready: dict | None = No
     done = ctx.journal.evaluation_of(arch, dataset)
     if done is not None:
         return Evaluation.model_validate(done.data)
-    tool = evaluator(ctx.space)
-    args = {"arch": arch, "dataset": dataset}
-    started = time.perf_counter()
-    result = ready if ready is not None else tool.invoke(args)
-    ctx.journal.append(step, "tool_call", data={"tool": tool.name, "args": args, "result": result,
-                                                "seconds": round(time.perf_counter() - started, 4)})
+    called = ctx.journal.tool_result_of(arch, dataset)
+    if called is not None and isinstance(called.data.get("result"), dict):  # killed before the evaluation line
+        result = called.data["result"]
+    else:
+        tool = evaluator(ctx.space)
+        args = {"arch": arch, "dataset": dataset}
+        started = time.perf_counter()
+        result = ready if ready is not None else tool.invoke(args)
+        ctx.journal.append(step, "tool_call", data={"tool": tool.name, "args": args, "result": result,
+                                                    "seconds": round(time.perf_counter() - started, 4)})
     evaluation = Evaluation.model_validate(result)
     ctx.journal.append(step, "evaluation", data={**evaluation.model_dump(), "dataset": dataset})
     return evaluation

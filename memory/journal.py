@@ -48,6 +48,7 @@ class Journal:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._seq = 0
         self._evaluations: dict[str, Event] = {}
+        self._tool_results: dict[str, Event] = {}
         self._tagged: dict[tuple[str, int, int], Event] = {}
         for event in self.events():
             self._seq += 1
@@ -65,6 +66,9 @@ class Journal:
     def _index(self, event: Event) -> None:
         if event.kind == "evaluation" and "arch" in event.data:
             self._evaluations[f"{event.data.get('dataset', '')}|{event.data['arch']}"] = event
+        elif event.kind == "tool_call" and isinstance(event.data.get("args"), dict) and "arch" in event.data["args"]:
+            args = event.data["args"]
+            self._tool_results[f"{args.get('dataset', '')}|{args['arch']}"] = event
         elif "generation" in event.data and "index" in event.data:  # LLMatic's answers and offspring
             self._tagged[(event.kind, event.data["generation"], event.data["index"])] = event
 
@@ -75,6 +79,11 @@ class Journal:
     def evaluation_of(self, arch: str, dataset: str = "") -> Event | None:
         """The journaled evaluation of `arch` on `dataset` in this run, if any."""
         return self._evaluations.get(f"{dataset}|{arch}")
+
+    def tool_result_of(self, arch: str, dataset: str = "") -> Event | None:
+        """The journaled evaluator call for `arch` on `dataset`, if any: a kill -9 between a tool
+        call and its evaluation line must not pay for the call again on resume."""
+        return self._tool_results.get(f"{dataset}|{arch}")
 
     def events(self) -> Iterator[Event]:
         if not self.path.exists():

@@ -1,3 +1,5 @@
+import pytest
+
 from memory.archive import AddStatus, Archive
 from memory.journal import Journal
 
@@ -31,3 +33,27 @@ def test_archive_keeps_the_better_elite_per_niche():
     assert archive.insert("n1", "c", 85.0, 3) is AddStatus.IMPROVE_EXISTING
     assert archive.insert("n2", "d", 70.0, 4) is AddStatus.NEW
     assert archive.elites["n1"].arch == "c" and archive.best().arch == "c"
+
+
+def test_a_tool_call_journaled_before_a_kill_is_not_paid_for_again(tmp_path, monkeypatch):
+    """kill -9 between the evaluator's tool_call line and the evaluation line: on resume the
+    evaluation is made from the journaled result, the tool is not called again."""
+    from types import SimpleNamespace
+
+    import graphs.nodes as nodes
+    import spaces
+
+    space = spaces.get("nb201")
+    arch = space.arch_at(7)
+    first = Journal(tmp_path / "events.jsonl")
+    result = space.evaluate(arch, "cifar10").model_dump()
+    first.append(3, "tool_call", data={"tool": "query_nb201", "args": {"arch": arch, "dataset": "cifar10"},
+                                       "result": result, "seconds": 0.01})
+    resumed = Journal(tmp_path / "events.jsonl")  # the journal as a resumed run reads it
+    assert resumed.tool_result_of(arch, "cifar10") is not None and resumed.evaluation_of(arch, "cifar10") is None
+    monkeypatch.setattr(nodes, "evaluator", lambda space: pytest.fail("the tool was called again"))
+    ctx = SimpleNamespace(settings=SimpleNamespace(dataset="cifar10"), journal=resumed, space=space)
+    evaluation = nodes.evaluate_arch(ctx, arch, 3)
+    assert evaluation.val_acc == result["val_acc"]
+    kinds = [e.kind for e in resumed.events()]
+    assert kinds == ["tool_call", "evaluation"]
