@@ -94,14 +94,10 @@ def score_run(run_path: Path) -> RunScore | None:
                     tokens=tokens, curve=curve, by_source=dict(by_source))
 
 
-# LLMatic's offspring by operator: its random start, the Critic's picks from the contained search,
-# and the model's mutations and crossovers.
-OFFSPRING_SOURCE = {"init": "random", "baseline": "baseline"}
-
-
 def _sources(run_path: Path) -> dict[str, str]:
     """arch -> where it came from, from the Critic's choices (step graphs), LLMatic's offspring
     and LAPT's rounds; read from the journal, like everything here."""
+    from graphs.llmatic import OFFSPRING_SOURCE
     from memory.journal import Journal
 
     out: dict[str, str] = {}
@@ -110,7 +106,7 @@ def _sources(run_path: Path) -> dict[str, str]:
         if event.kind == "critic" and data.get("accept") and data.get("arch") and data.get("source"):
             out.setdefault(data["arch"], data["source"])
         elif event.kind == "offspring" and data.get("arch"):
-            out.setdefault(data["arch"], OFFSPRING_SOURCE.get(data.get("operator"), "llm"))
+            out.setdefault(data["arch"], OFFSPRING_SOURCE.get(data.get("operator"), "llm"))  # LLMatic's
     return out
 
 

@@ -34,12 +34,11 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-
-from langgraph.graph import END, START, StateGraph
-from langgraph.runtime import Runtime
 from functools import cache
 from typing import Annotated, Literal
 
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field, create_model
 
 from agents import critic, mutator
@@ -56,6 +55,9 @@ from spaces.base import Coded, Evaluation, Positional, Trained, Trial
 NAME = "llmatic"
 # baseline: a candidate of the contained search (REA child, random sample) that won the ranking
 Operator = Literal["init", "mutation", "crossover", "random", "baseline"]
+# Where an offspring came from, by operator (a trial's `source`; the bench table reads it too):
+# the random start, the Critic's pick from the contained search, else the model.
+OFFSPRING_SOURCE = {"init": "random", "baseline": "baseline"}
 Outcome = Literal["added", "not_added", "untrainable", "ranked_out"]
 REUSED = "evaluated before; result reused"
 EMPTY_GENERATIONS = 3  # generations in a row without one evaluated offspring before the run stops
@@ -355,8 +357,8 @@ def _distinct(ctx: RunContext, ranked: list) -> list:
 
 
 def _select(ctx: RunContext, state: LLMaticState, archives: Archives, readable: list[tuple[Plan, str]], gen: int,
-            batch: int) -> tuple[list[tuple[Plan, str]], list[tuple[Plan, str]], dict]:
-    """(offspring to evaluate, offspring ranked out, a state update).  The paper evaluates every
+            batch: int) -> tuple[list[tuple[Plan, str]], list[tuple[Plan, str, str]], dict]:
+    """(offspring to evaluate, offspring ranked out with the reason, a state update).  The paper evaluates every
     readable offspring; the evidence Critic fills the batch with the best of the offspring and
     the contained search's candidates."""
     if not nodes.ranks_by_evidence(ctx):
@@ -365,11 +367,14 @@ def _select(ctx: RunContext, state: LLMaticState, archives: Archives, readable: 
     # An offspring evaluated before has its result reused at no cost: it takes no place in the batch.
     # One isomorphic to an evaluated cell (another string, the same network) is not evaluated again.
     known = critic.index(state.evaluated())
-    reused = [(plan, arch) for plan, arch in readable if arch in known.by_arch]
-    twins = [(plan, arch, "the same network as an evaluated architecture (isomorphic)") for plan, arch in readable
-             if arch not in known.by_arch and ctx.space.canonical(arch) in known.by_canonical]
-    fresh = [(plan, arch) for plan, arch in readable
-             if arch not in known.by_arch and ctx.space.canonical(arch) not in known.by_canonical]
+    reused, twins, fresh = [], [], []
+    for plan, arch in readable:
+        if arch in known.by_arch:
+            reused.append((plan, arch))
+        elif ctx.space.canonical(arch) in known.by_canonical:
+            twins.append((plan, arch, "the same network as an evaluated architecture (isomorphic)"))
+        else:
+            fresh.append((plan, arch))
     pool = [Trial(step=0, arch=arch, source="llm", rationale=f"{plan.operator} (generation {gen})")
             for plan, arch in fresh]
     # The contained search's share of the pool per evaluation, as GENIUS gets it per step: a batch
@@ -539,7 +544,7 @@ def _close_generation(state: LLMaticState, ctx: RunContext, archives: Archives, 
     for child in children:
         if child.arch is not None and child.val_acc is not None and child.arch not in seen:
             seen.add(child.arch)
-            source = {"init": "random", "baseline": "baseline"}.get(child.operator, "llm")
+            source = OFFSPRING_SOURCE.get(child.operator, "llm")
             trials.append(Trial(step=len(trials) + 1, arch=child.arch, source=source,
                                 rationale=f"{child.operator} (generation {child.generation})",
                                 evaluation=Evaluation(arch=child.arch, canonical=ctx.space.canonical(child.arch),
