@@ -531,9 +531,9 @@ def principles_learn(
     asker = asker_for("learner", settings)
     journal = Journal(settings.runs_dir / f"principles-{time.strftime('%Y%m%d-%H%M%S')}" / "events.jsonl")
     record, dropped = learn_principles(settings, asker, journal)
-    from render import principles_table
+    from render import principles_view
 
-    out.print(principles_table([record], dropped))
+    out.print(principles_view([record], dropped))
 
 
 @principles_app.command("show")
@@ -557,9 +557,9 @@ def principles_show(
     if not records:
         raise UserError(f"no principles stored{f' for {task}' if task else ''}; "
                         "learn some: python cli.py principles learn --space nb201 --dataset cifar10")
-    from render import principles_table
+    from render import principles_view
 
-    out.print(principles_table(records))
+    out.print(principles_view(records))
 
 
 def _error(message: str) -> None:

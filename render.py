@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
@@ -186,7 +187,7 @@ def ask_approval(console: Console, settings, proposal: dict) -> dict:
                 console.print(f"[red]{escape(str(err))}[/]")
 
 
-def principles_table(records, dropped: list[dict] | None = None) -> Group:
+def principles_view(records, dropped: list[dict] | None = None) -> Group:
     """Stored design principles (memory/store.py PrincipleSet), one block per task version; each
     principle marked by where it came from (the model, or the statistics standing in), with the
     statistics it rests on.  A block, not a table: principles are sentences, and a five-column
@@ -206,13 +207,10 @@ def principles_table(records, dropped: list[dict] | None = None) -> Group:
         blocks.append(Text.from_markup("\n".join(lines)))
     if dropped:
         lines = [f"the model's principles dropped ({len(dropped)}):"]
-        lines += [f"  - {escape(_clip(d['text'], 100))}  [dim]({escape(d['reason'])})[/]" for d in dropped]
+        lines += [f"  - {escape(textwrap.shorten(d['text'], 100, placeholder='...'))}  [dim]({escape(d['reason'])})[/]"
+                  for d in dropped]
         blocks.append(Text.from_markup("\n".join(lines)))
     return Group(*blocks)
-
-
-def _clip(text: str, n: int) -> str:
-    return text if len(text) <= n else text[:n - 3] + "..."
 
 
 def bench_table(grid, rows) -> Table:
