@@ -102,3 +102,63 @@ def test_cifar10_without_the_archive_is_a_user_error(tmp_path):
     settings = load_settings(space="torch-code", dataset="cifar10", runs_dir=tmp_path)
     with pytest.raises(UserError, match="CIFAR-10 not found"):
         TorchCodeSpace().configure(settings, tmp_path / "run")
+
+
+MISFIT = '''import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, padding=1)
+        self.fc1 = nn.Linear(16 * 8 * 8, 32)  # one pooling, not two: 16x16x16 features arrive
+        self.fc2 = nn.Linear(in_features=64, out_features=10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = torch.flatten(x, 1)
+        return self.fc2(F.relu(self.fc1(x)))
+'''
+
+
+def _forward_error(code: str) -> str | None:
+    """Run the (trusted, test-written) network here, as the sandbox would: its error, or None."""
+    import torch
+
+    scope: dict = {}
+    exec(compile(code, "<net>", "exec"), scope)
+    try:
+        out = scope["Net"]()(torch.zeros(2, 3, 32, 32))
+    except RuntimeError as err:
+        return str(err)
+    assert tuple(out.shape) == (2, 10)
+    return None
+
+
+def test_fit_linear_writes_in_the_features_the_forward_pass_received():
+    from spaces.torch_code import fit_linear
+
+    code, fits = MISFIT, 0
+    while (error := _forward_error(code)) is not None:
+        code = fit_linear(code, error)
+        assert code is not None, error
+        fits += 1
+    assert fits == 2  # fc1 then fc2, each from torch's own message
+    assert "nn.Linear(4096, 32)  # one pooling" in code and "  # in_features fitted to 4096 by" in code
+    assert "nn.Linear(in_features=32, out_features=10)  # in_features fitted to 32" in code
+    assert "self.conv1 = nn.Conv2d(3, 16, 3, padding=1)\n" in code  # the rest as the model wrote it
+    assert fit_linear(MISFIT, "expected 4D input (got 2D input)") is None
+    assert fit_linear(MISFIT, "mat1 and mat2 shapes cannot be multiplied (2x4096 and 999x32)") is None
+
+
+def test_a_bound_space_fits_the_head_of_an_answer_in_the_sandbox(tmp_path):
+    settings = load_settings(space="torch-code", dataset="digits", runs_dir=tmp_path,
+                             training={"train_subset": 8, "eval_subset": 8})
+    space = TorchCodeSpace()
+    space.configure(settings, tmp_path / "run")
+    fitted = space.from_code(f"```python\n{MISFIT}```")
+    assert "nn.Linear(4096, 32)" in fitted and "out_features=10)  # in_features fitted to 32" in fitted
+    assert space.measure(fitted, "digits")["failure"] is None
+    assert SPACE.from_code(MISFIT) == MISFIT  # a space bound to no run reads the code only
