@@ -441,8 +441,10 @@ _LINEAR_MISMATCH = re.compile(r"mat1 and mat2 shapes cannot be multiplied \((\d+
 def fit_linear(code: str, detail: str) -> str | None:
     """`code` with the nn.Linear a forward pass failed on (`detail`: torch's "mat1 and mat2
     shapes cannot be multiplied (BxGOT and WANTxOUT)") written for the GOT features it received,
-    and a comment saying so; None when `detail` is another error or no nn.Linear(WANT, OUT)
-    with constant sizes is in the code (the first in source order is the one a forward reaches)."""
+    and a comment saying so.  None when `detail` is another error, or when not exactly one
+    nn.Linear(WANT, OUT) with constant sizes is in the code: with two of the same sizes the
+    message does not say which one failed (fitting the first in source order once sent a
+    network back and forth between two wrong fits)."""
     match = _LINEAR_MISMATCH.search(detail)
     if match is None:
         return None
@@ -456,9 +458,9 @@ def fit_linear(code: str, detail: str) -> str | None:
             size_out = node.args[1] if len(node.args) > 1 else named.get("out_features")
             if size_in is not None and _constant(size_in) == want and _constant(size_out) == out:
                 sites.append(size_in)
-    if not sites:
+    if len(sites) != 1:
         return None
-    site = min(sites, key=lambda n: (n.lineno, n.col_offset))
+    site = sites[0]
     lines = code.encode().splitlines(keepends=True)  # ast offsets count UTF-8 bytes
     start = sum(map(len, lines[:site.lineno - 1])) + site.col_offset
     end = sum(map(len, lines[:site.end_lineno - 1])) + site.end_col_offset

@@ -151,6 +151,8 @@ def test_fit_linear_writes_in_the_features_the_forward_pass_received():
     assert "self.conv1 = nn.Conv2d(3, 16, 3, padding=1)\n" in code  # the rest as the model wrote it
     assert fit_linear(MISFIT, "expected 4D input (got 2D input)") is None
     assert fit_linear(MISFIT, "mat1 and mat2 shapes cannot be multiplied (2x4096 and 999x32)") is None
+    twins = MISFIT.replace("nn.Linear(in_features=64, out_features=10)", "nn.Linear(1024, 32)")
+    assert fit_linear(twins, _forward_error(twins)) is None  # two Linear(1024, 32): which one failed?
 
 
 def test_a_bound_space_fits_the_head_of_an_answer_in_the_sandbox(tmp_path):
