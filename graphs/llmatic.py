@@ -329,7 +329,7 @@ async def _ask_all(ctx: RunContext, plans: list[Plan], offspring: list[Offspring
             text, spent = await asker.ask_text(
                 _messages(ctx, plan, lesson), ctx.journal, plan.generation, temperature=plan.temperature,
                 seed=ctx.settings.seed * 100_003 + plan.generation * 1_000 + plan.index,
-                max_tokens=ctx.settings.llmatic.max_tokens, grammar=mutator.CODE_BLOCK_GBNF,
+                max_tokens=ctx.settings.llmatic.max_tokens, grammar=ctx.space.code_grammar or mutator.CODE_BLOCK_GBNF,
                 tag={"generation": plan.generation, "index": plan.index, "operator": plan.operator})
         return plan, text, spent
 

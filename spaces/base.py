@@ -119,6 +119,9 @@ class Space:
     # Regularised evolution as the space's paper baseline runs it (population, tournament).
     rea: ClassVar[tuple[int, int]] = (10, 3)
     lapt: ClassVar[LAPTDefaults | None] = None
+    # GBNF of an LLMatic code answer's form, for models that take a grammar; None: one fenced
+    # python block (agents/mutator.py CODE_BLOCK_GBNF).
+    code_grammar: ClassVar[str | None] = None
 
     def resolve_dataset(self, dataset: str) -> str:
         """The canonical dataset name; an unknown one is a UserError that lists the accepted names."""

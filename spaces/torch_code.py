@@ -84,6 +84,22 @@ CODE_RULES = """\
 Rules: one class `Net(nn.Module)` whose constructor takes no arguments; input a batch of 3x32x32 \
 tensors, output 10 class scores; import only torch, torch.nn, torch.nn.functional and math; no files."""
 
+# The form of a code answer, for models that take a grammar (the embedded ones): the imports the
+# sandbox allows, one class Net(nn.Module) whose __init__ only assigns torch.nn layers and whose
+# forward assigns names and returns (comments and blank lines allowed: Qwen writes them).
+# SmolLM2-135M under the plain one-fenced-block grammar wrote no class, no forward or refused
+# imports in 5 of 10 answers (bench/llmatic_parse_rate.py); under this one, none.  Every design
+# choice (layers, sizes, order, skips) stays the model's.
+NET_GBNF = r"""root ::= head layer+ "\n    def forward(self, x):\n" step+ "        return " expr "\n```"
+head ::= ( "```python\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n\n"
+           "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n" )
+layer ::= ( "        self." name " = nn." [A-Z] [A-Za-z0-9]* "(" [^\n`]* ")" | note ) "\n"
+step ::= ( "        " name " = " expr | note ) "\n"
+note ::= "        #" [^\n`]* | ""
+name ::= [a-z_] [a-z0-9_]*
+expr ::= [^\n`]+
+"""
+
 # LLMatic seed network (section 4 and appendix A): a 1x1 convolution from 3 channels to 1,
 # flattened to 1,024 features, a linear layer to the 10 classes; ReLU everywhere, as printed.
 SEED_NETWORK = '''import torch
@@ -242,6 +258,7 @@ class TorchCodeSpace(Space):
     evaluator_name: ClassVar[str] = "train_on_gpu"
     edits: ClassVar[tuple[str, ...]] = EDITS
     descriptor_names: ClassVar[tuple[str, str]] = ("MFLOPs", "width/depth")
+    code_grammar: ClassVar[str | None] = NET_GBNF
 
     def __init__(self):
         from settings import TrainingSettings

@@ -164,3 +164,18 @@ def test_a_bound_space_fits_the_head_of_an_answer_in_the_sandbox(tmp_path):
     assert "nn.Linear(4096, 32)" in fitted and "out_features=10)  # in_features fitted to 32" in fitted
     assert space.measure(fitted, "digits")["failure"] is None
     assert SPACE.from_code(MISFIT) == MISFIT  # a space bound to no run reads the code only
+
+
+@pytest.mark.slow
+def test_the_default_model_answers_in_the_form_of_the_network_grammar():
+    """The real default embedded model under NET_GBNF (what LLMatic asks with on this space): the
+    answer is a class Net(nn.Module) with the allowed imports, whatever the model chose inside."""
+    from agents import embedded, mutator
+    from agents.llm import ChatEmbedded
+    from spaces.torch_code import CODE_RULES, EDITS, NET_GBNF, extract
+
+    model = ChatEmbedded(model=embedded.DEFAULT, max_tokens=300, grammar=NET_GBNF, seed=0)
+    text = str(model.invoke(mutator.mutation_messages(SEED_NETWORK, EDITS[6], CODE_RULES)).content)
+    assert text.startswith("```python\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n")
+    assert "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self." in text
+    check(extract(text))  # raises CodeError if the form let anything refused through
