@@ -57,10 +57,10 @@ def rea(space, dataset: str, seed: int, budget: int = 20, population: int = 5, t
     rng, pool, seen, pop, trajectory = random.Random(f"{seed}:rea"), None, set(), [], []
     pool = members(space, full_space(space))
     while len(trajectory) < budget:
-        arch = sample_new(pool, seen, rng) if len(trajectory) < population else \
+        arch = sample_new(pool, seen, rng, space.canonical) if len(trajectory) < population else \
             rea_child(space, pop, pool, seen, tournament, rng)
         val = space.evaluate(arch, dataset).val_acc
-        seen.add(arch)
+        seen.add(space.canonical(arch))
         trajectory.append((arch, val))
         pop = age(pop, Individual(arch=arch, fitness=val), population)
     return trajectory

@@ -264,10 +264,11 @@ def search(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
                                                  "refined": refined.allowed})
         pool = members(ctx.space, full_space(ctx.space))
     rng = random.Random(f"{ctx.settings.seed}:lapt:{index}")
-    seen = {t.arch for t in state.trials}
+    seen = {ctx.space.canonical(t.arch) for t in state.trials}  # networks, not strings (spaces/refined.py)
     trials, population = list(state.trials), list(state.population)
     n_initial = 0 if state.population else cfg.population  # the population carries over rounds
-    seeds = [arch for arch in state.seeds if arch not in seen and search_steps.acceptable(ctx, state, arch, set())]
+    seeds = [arch for arch in state.seeds
+             if ctx.space.canonical(arch) not in seen and search_steps.acceptable(ctx, state, arch, set())]
     for k in range(n_initial + cfg.generations * cfg.population):
         if len(trials) >= ctx.settings.budget:
             break
@@ -276,12 +277,12 @@ def search(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
         if seeded:
             arch = seeds.pop(0)
         else:
-            arch = sample_new(pool, seen, rng) if initial else \
+            arch = sample_new(pool, seen, rng, ctx.space.canonical) if initial else \
                 rea_child(ctx.space, population, pool, seen, cfg.tournament, rng)
         if arch is None:
             break
         evaluation = nodes.evaluate_arch(ctx, arch, len(trials) + 1)
-        seen.add(arch)
+        seen.add(ctx.space.canonical(arch))
         why = "a best architecture of the source task" if seeded else \
             "initial population" if initial else "REA mutation"
         trials.append(Trial(step=len(trials) + 1, arch=arch, source="prior" if seeded else "random" if initial else "rea",
