@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 from functools import cache
-from typing import get_args
+from typing import Callable, get_args
 
 from pydantic import BaseModel
 
@@ -117,7 +117,7 @@ class Individual(BaseModel):
 # edges of an unused node are one network, and LAPT at 100 evaluations on ImageNet16-120 spent
 # 13% of them on such twins when `seen` held the strings (bench/nb201, 5 seeds).
 
-def sample_new(pool: list[str], seen: set[str], rng: random.Random, canonical=lambda arch: arch) -> str | None:
+def sample_new(pool: list[str], seen: set[str], rng: random.Random, canonical: Callable[[str], str]) -> str | None:
     """A random member of `pool` whose network is not evaluated yet (None when the pool is exhausted)."""
     fresh = [arch for arch in pool if canonical(arch) not in seen]
     return rng.choice(fresh) if fresh else None
