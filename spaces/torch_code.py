@@ -23,6 +23,7 @@ import random
 import re
 import tempfile
 from concurrent.futures import Future
+from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 from typing import ClassVar
@@ -88,16 +89,30 @@ tensors, output 10 class scores; import only torch, torch.nn, torch.nn.functiona
 # sandbox allows, one class Net(nn.Module) whose __init__ only assigns torch.nn layers and whose
 # forward assigns names and returns (comments and blank lines allowed: Qwen writes them).
 # SmolLM2-135M under the plain one-fenced-block grammar wrote no class, no forward or refused
-# imports in 5 of 10 answers (bench/llmatic_parse_rate.py); under this one, none.  Every design
-# choice (layers, sizes, order, skips) stays the model's.
+# imports in 5 of 10 answers (bench/llmatic_parse_rate.py); under a grammar of that form only,
+# none, but it then failed on how it called torch: `F.max_pool2d(x)` without a kernel size (4 of
+# 10), an unbalanced parenthesis.  So the expressions are torch's calls with the arguments they
+# require and balanced parentheses; every design choice (layers, widths, kernels, order,
+# activations, poolings, skips) stays the model's.  (llama.cpp reads a rule over several lines
+# only inside parentheses; a grammar it cannot parse crashes the process, hence the slow test.)
 NET_GBNF = r"""root ::= head layer+ "\n    def forward(self, x):\n" step+ "        return " expr "\n```"
 head ::= ( "```python\nimport torch\nimport torch.nn as nn\nimport torch.nn.functional as F\n\n\n"
            "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n" )
-layer ::= ( "        self." name " = nn." [A-Z] [A-Za-z0-9]* "(" [^\n`]* ")" | note ) "\n"
+layer ::= ( "        self." name " = " module | note ) "\n"
+module ::= "nn." [A-Z] [A-Za-z0-9]* "(" ( arg ( ", " arg )* )? ")"
+arg ::= ( name "=" )? ( module | number | "True" | "False" | "(" number ", " number ")" )
+number ::= "-"? [0-9]+ ( "." [0-9]+ )? ( " " [*/+-] " " [0-9]+ )*
 step ::= ( "        " name " = " expr | note ) "\n"
 note ::= "        #" [^\n`]* | ""
 name ::= [a-z_] [a-z0-9_]*
-expr ::= [^\n`]+
+expr ::= term ( " + " term )*
+term ::= ( name | "self." name "(" expr ")" | "F." act "(" expr ")" | "F." pool "(" expr ", " number ")"
+         | "F.dropout(" expr ( ", " name "=" number )? ")" | "F." soft "(" expr ", dim=1)"
+         | "torch.flatten(" expr ", 1)" | "torch.cat([" expr ( ", " expr )* "], 1)"
+         | name ".view(" name ".size(0), -1)" )
+act ::= "relu" | "gelu" | "silu" | "elu" | "leaky_relu" | "sigmoid" | "tanh"
+pool ::= "max_pool2d" | "avg_pool2d" | "adaptive_avg_pool2d" | "adaptive_max_pool2d"
+soft ::= "softmax" | "log_softmax"
 """
 
 # LLMatic seed network (section 4 and appendix A): a 1x1 convolution from 3 channels to 1,
@@ -379,13 +394,13 @@ class TorchCodeSpace(Space):
         return self.fit_head(code) if self.dataset is not None else code
 
     def fit_head(self, code: str) -> str:
-        """`code` after a forward pass in the sandbox, with each nn.Linear that received another
-        number of features than it was written for given the number it received (fit_linear).
+        """`code` after a forward pass in the sandbox, with each layer that received another
+        input width than it was written for given the width it received (fit_width).
         The measurement is the one the Critic reads next (jobs cache it), so a network that
         builds costs nothing more."""
-        for _ in range(3):  # a head of two or three Linear layers, fitted one at a time
+        for _ in range(4):  # e.g. a BatchNorm, then a head of two Linear layers, one at a time
             report = self.measure(code, self.dataset)
-            fitted = fit_linear(code, report["detail"] or "") if report["failure"] == "shape_error" else None
+            fitted = fit_width(code, report["detail"] or "") if report["failure"] == "shape_error" else None
             if fitted is None:
                 return code
             code = fitted
@@ -447,33 +462,52 @@ def random_network(rng: random.Random, classes: int = 10) -> str:
 
 
 # The most frequent failure of a small model's network (4 of Qwen2.5-Coder-0.5B's 7 shape errors
-# and 3 of SmolLM2's 10 answers in bench/llmatic_parse_rate.py): the first nn.Linear after the
-# flatten is written for another number of features than the convolutions and poolings produce,
-# because following the spatial size through them is arithmetic a small model gets wrong.  The
-# forward pass reports the true number; writing it in keeps every design decision of the model.
-_LINEAR_MISMATCH = re.compile(r"mat1 and mat2 shapes cannot be multiplied \((\d+)x(\d+) and (\d+)x(\d+)\)")
+# and 3 of SmolLM2's 10 answers in bench/llmatic_parse_rate.py): a layer written for another input
+# width than the layer before it produces: the first nn.Linear after the flatten (following the
+# spatial size through convolutions and poolings is arithmetic a small model gets wrong), a
+# BatchNorm or a Conv2d after a convolution whose width the model changed.  The input width is
+# not a design choice (the layer before decides it) and the forward pass reports the true one in
+# torch's message; writing it in keeps every design decision of the model (widths out, kernels,
+# order, skips).
+@dataclass(frozen=True)
+class _Misfit:
+    message: re.Pattern  # groups: got, written, and the out size (or None) identifying the layer
+    layers: tuple[str, ...]
+    argument: str  # the input width's keyword; it is also the first positional argument
+
+
+_MISFITS = (
+    _Misfit(re.compile(r"mat1 and mat2 shapes cannot be multiplied \(\d+x(?P<got>\d+) and "
+                       r"(?P<want>\d+)x(?P<out>\d+)\)"), ("Linear",), "in_features"),
+    _Misfit(re.compile(r"running_mean should contain (?P<got>\d+) elements not (?P<want>\d+)"),
+            ("BatchNorm2d", "BatchNorm1d"), "num_features"),
+    _Misfit(re.compile(r"weight of size \[(?P<out>\d+), \d+[^\]]*\], expected input\[[^\]]*\] to have "
+                       r"(?P<want>\d+) channels, but got (?P<got>\d+) channels"), ("Conv2d",), "in_channels"),
+)
 
 
 @_serialised
-def fit_linear(code: str, detail: str) -> str | None:
-    """`code` with the nn.Linear a forward pass failed on (`detail`: torch's "mat1 and mat2
-    shapes cannot be multiplied (BxGOT and WANTxOUT)") written for the GOT features it received,
-    and a comment saying so.  None when `detail` is another error, or when not exactly one
-    nn.Linear(WANT, OUT) with constant sizes is in the code: with two of the same sizes the
-    message does not say which one failed (fitting the first in source order once sent a
-    network back and forth between two wrong fits)."""
-    match = _LINEAR_MISMATCH.search(detail)
-    if match is None:
+def fit_width(code: str, detail: str) -> str | None:
+    """`code` with the layer a forward pass failed on (`detail`: torch's message, _MISFITS)
+    written for the input width it received, and a comment saying so.  None when `detail` is
+    another error, or when not exactly one such layer with those constant sizes is in the code:
+    with two the message does not say which one failed (fitting the first in source order once
+    sent a network back and forth between two wrong fits)."""
+    for misfit in _MISFITS:
+        match = misfit.message.search(detail)
+        if match is not None:
+            break
+    else:
         return None
-    got, want, out = (int(match.group(i)) for i in (2, 3, 4))
-    tree = ast.parse(code)
+    got, want = int(match["got"]), int(match["want"])
+    out = int(match["out"]) if "out" in match.re.groupindex else None
     sites = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and _call_name(node) == "Linear":
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Call) and _call_name(node) in misfit.layers:
             named = {k.arg: k.value for k in node.keywords}
-            size_in = node.args[0] if node.args else named.get("in_features")
-            size_out = node.args[1] if len(node.args) > 1 else named.get("out_features")
-            if size_in is not None and _constant(size_in) == want and _constant(size_out) == out:
+            size_in = node.args[0] if node.args else named.get(misfit.argument)
+            size_out = node.args[1] if len(node.args) > 1 else named.get("out_features", named.get("out_channels"))
+            if size_in is not None and _constant(size_in) == want and (out is None or _constant(size_out) == out):
                 sites.append(size_in)
     if len(sites) != 1:
         return None
@@ -484,7 +518,7 @@ def fit_linear(code: str, detail: str) -> str | None:
     raw = code.encode()
     fitted = (raw[:start] + str(got).encode() + raw[end:]).decode().splitlines()
     row = site.end_lineno - 1
-    fitted[row] += f"  # in_features fitted to {got} by the sandbox's forward pass (written: {want})"
+    fitted[row] += f"  # {misfit.argument} fitted to {got} by the sandbox's forward pass (written: {want})"
     try:
         ast.parse("\n".join(fitted))
     except SyntaxError:  # e.g. the line ends in a backslash continuation: leave the code as written

@@ -137,22 +137,61 @@ def _forward_error(code: str) -> str | None:
     return None
 
 
-def test_fit_linear_writes_in_the_features_the_forward_pass_received():
-    from spaces.torch_code import fit_linear
+def test_fit_width_writes_in_the_features_the_forward_pass_received():
+    from spaces.torch_code import fit_width
 
     code, fits = MISFIT, 0
     while (error := _forward_error(code)) is not None:
-        code = fit_linear(code, error)
+        code = fit_width(code, error)
         assert code is not None, error
         fits += 1
     assert fits == 2  # fc1 then fc2, each from torch's own message
     assert "nn.Linear(4096, 32)  # one pooling" in code and "  # in_features fitted to 4096 by" in code
     assert "nn.Linear(in_features=32, out_features=10)  # in_features fitted to 32" in code
     assert "self.conv1 = nn.Conv2d(3, 16, 3, padding=1)\n" in code  # the rest as the model wrote it
-    assert fit_linear(MISFIT, "expected 4D input (got 2D input)") is None
-    assert fit_linear(MISFIT, "mat1 and mat2 shapes cannot be multiplied (2x4096 and 999x32)") is None
+    assert fit_width(MISFIT, "expected 4D input (got 2D input)") is None
+    assert fit_width(MISFIT, "mat1 and mat2 shapes cannot be multiplied (2x4096 and 999x32)") is None
     twins = MISFIT.replace("nn.Linear(in_features=64, out_features=10)", "nn.Linear(1024, 32)")
-    assert fit_linear(twins, _forward_error(twins)) is None  # two Linear(1024, 32): which one failed?
+    assert fit_width(twins, _forward_error(twins)) is None  # two Linear(1024, 32): which one failed?
+
+
+WIDTHS = '''import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 32, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.conv2 = nn.Conv2d(in_channels=64, out_channels=8, kernel_size=3, padding=1)
+        self.bn2 = nn.BatchNorm2d(8)
+        self.fc = nn.Linear(8 * 32 * 32, 10)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = F.relu(self.bn2(self.conv2(x)))
+        return self.fc(torch.flatten(x, 1))
+'''
+
+
+def test_fit_width_fits_batchnorm_and_conv_inputs_to_the_width_before_them():
+    """The model widened conv1 to 32 and left the layers after it written for 64: torch's
+    messages for the BatchNorm and then the Conv2d give the width each received."""
+    from spaces.torch_code import fit_width
+
+    code, fits = WIDTHS, 0
+    while (error := _forward_error(code)) is not None:
+        code = fit_width(code, error)
+        assert code is not None, error
+        fits += 1
+    assert fits == 2
+    assert "nn.BatchNorm2d(32)  # num_features fitted to 32 by the sandbox's forward pass (written: 64)" in code
+    assert "nn.Conv2d(in_channels=32, out_channels=8, kernel_size=3, padding=1)  # in_channels fitted" in code
+    assert "self.conv1 = nn.Conv2d(3, 32, 3, padding=1)\n" in code and "self.bn2 = nn.BatchNorm2d(8)\n" in code
+    two_norms = WIDTHS.replace("nn.BatchNorm2d(8)", "nn.BatchNorm2d(64)")
+    assert fit_width(two_norms, _forward_error(two_norms)) is None  # two BatchNorm2d(64): which one?
 
 
 def test_a_bound_space_fits_the_head_of_an_answer_in_the_sandbox(tmp_path):
