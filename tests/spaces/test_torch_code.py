@@ -192,6 +192,10 @@ def test_fit_width_fits_batchnorm_and_conv_inputs_to_the_width_before_them():
     assert "self.conv1 = nn.Conv2d(3, 32, 3, padding=1)\n" in code and "self.bn2 = nn.BatchNorm2d(8)\n" in code
     two_norms = WIDTHS.replace("nn.BatchNorm2d(8)", "nn.BatchNorm2d(64)")
     assert fit_width(two_norms, _forward_error(two_norms)) is None  # two BatchNorm2d(64): which one?
+    twice = MISFIT.replace("return self.fc2(F.relu(self.fc1(x)))", "return self.fc2(self.fc2(self.fc1(x)))")
+    twice = fit_width(twice, _forward_error(twice))  # fc1 fitted; fc2 applied twice fits no width
+    fitted = fit_width(twice, _forward_error(twice))
+    assert fitted is not None and fit_width(fitted, _forward_error(fitted)) is None  # once per layer
 
 
 def test_a_bound_space_fits_the_head_of_an_answer_in_the_sandbox(tmp_path):
