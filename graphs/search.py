@@ -29,18 +29,20 @@ TRIES = 200
 
 def acceptable(ctx: RunContext, state: SearchState, arch: str, taken: set[str],
                evaluated: critic.Evaluated | None = None) -> bool:
-    """New (not evaluated, not already a candidate) and accepted by the rules (`evaluated`: the
-    history's index, when the caller checks many candidates against it)."""
-    if arch in taken:
+    """New (not evaluated, not isomorphic to a candidate already drawn: `taken` holds their
+    canonical forms) and accepted by the rules (`evaluated`: the history's index, when the
+    caller checks many candidates against it)."""
+    if ctx.space.canonical(arch) in taken:
         return False
     verdict = critic.check_rules(ctx.space, ctx.settings.dataset, arch, evaluated or state.evaluated(),
                                  ctx.settings.max_flops_m, ctx.settings.max_params_m)
     return verdict.accept
 
 
-def _draw(ctx: RunContext, state: SearchState, n: int, make: Callable[[], str], source: str, why: str,
-          taken: set[str] | None = None) -> list[Trial]:
-    taken = set(taken or ()) | {t.arch for t in state.pool}
+def _draw(ctx: RunContext, state: SearchState, n: int, make: Callable[[], str], source: str, why: str) -> list[Trial]:
+    # Canonical forms, not strings: LLMatic's 10 random starting cells held two isomorphic NB201
+    # cells in 3 of 30 bench runs (the same network evaluated twice).
+    taken = {ctx.space.canonical(t.arch) for t in state.pool}
     evaluated = critic.index(state.evaluated())
     out: list[Trial] = []
     for _ in range(TRIES * max(n, 1)):
@@ -48,7 +50,7 @@ def _draw(ctx: RunContext, state: SearchState, n: int, make: Callable[[], str], 
             break
         arch = make()
         if acceptable(ctx, state, arch, taken, evaluated):
-            taken.add(arch)
+            taken.add(ctx.space.canonical(arch))
             out.append(Trial(step=0, arch=arch, source=source, rationale=why))
     return out
 

@@ -71,3 +71,23 @@ def test_the_llm_graphs_run_on_the_synthetic_space_too(tmp_path):
     result = execute(RunDir.create(settings), {"designer": Asker(role="designer", label="s",
                                                                   model=Scripted(answers=[answer, "garbage"]))})
     assert result["evaluations"] == 3 and result["best"]["val_acc"] >= 96
+
+
+def test_a_draw_of_several_candidates_holds_no_two_isomorphic_cells():
+    """LLMatic's 10 random starting cells once held two NB201 cells that compute the same network
+    (an unused node's edges differ): one network evaluated twice.  A draw compares canonical forms."""
+    import itertools
+    from types import SimpleNamespace
+
+    from graphs import search
+    from graphs.state import SearchState
+    from spaces.nb201 import NB201Space
+
+    space = NB201Space()
+    twin_a = "|nor_conv_1x1~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|none~1|none~2|"
+    twin_b = "|none~0|+|avg_pool_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
+    other = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    assert twin_a != twin_b and space.canonical(twin_a) == space.canonical(twin_b)
+    ctx = SimpleNamespace(space=space, settings=load_settings(dataset="cifar10"))
+    drawn = search._draw(ctx, SearchState(), 2, itertools.cycle([twin_a, twin_b, other]).__next__, "random", "test")
+    assert [t.arch for t in drawn] == [twin_a, other]
