@@ -268,7 +268,7 @@ def search(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
     trials, population = list(state.trials), list(state.population)
     n_initial = 0 if state.population else cfg.population  # the population carries over rounds
     seeds = [arch for arch in state.seeds
-             if ctx.space.canonical(arch) not in seen and search_steps.acceptable(ctx, state, arch, set())]
+             if ctx.space.canonical(arch) not in seen and search_steps.acceptable(ctx, state, arch)]
     for k in range(n_initial + cfg.generations * cfg.population):
         if len(trials) >= ctx.settings.budget:
             break

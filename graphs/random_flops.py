@@ -43,7 +43,7 @@ def propose(state: SearchState, runtime: Runtime[RunContext]) -> dict:
     by_flops = sorted(drawn, key=lambda t: -ctx.space.cost(t.arch, ctx.settings.dataset)[0])
     evaluated = critic.index(state.evaluated())
     for trial in by_flops:
-        if search.acceptable(ctx, state, trial.arch, set(), evaluated):  # not evaluated, nor isomorphic to one evaluated
+        if search.acceptable(ctx, state, trial.arch, evaluated):  # not evaluated, nor isomorphic to one evaluated
             flops = ctx.space.cost(trial.arch, ctx.settings.dataset)[0]
             return {"step": step, "pool": [trial.model_copy(update={
                 "rationale": f"largest FLOPs ({flops:.1f} M) left in a random pool of {len(drawn)}"})]}

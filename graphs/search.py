@@ -27,13 +27,10 @@ from spaces.refined import Individual, tournament_parent
 TRIES = 200
 
 
-def acceptable(ctx: RunContext, state: SearchState, arch: str, taken: set[str],
+def acceptable(ctx: RunContext, state: SearchState, arch: str,
                evaluated: critic.Evaluated | None = None) -> bool:
-    """New (not evaluated, not isomorphic to a candidate already drawn: `taken` holds their
-    canonical forms) and accepted by the rules (`evaluated`: the history's index, when the
-    caller checks many candidates against it)."""
-    if ctx.space.canonical(arch) in taken:
-        return False
+    """Not evaluated (nor isomorphic to an evaluated architecture) and accepted by the rules
+    (`evaluated`: the history's index, when the caller checks many candidates against it)."""
     verdict = critic.check_rules(ctx.space, ctx.settings.dataset, arch, evaluated or state.evaluated(),
                                  ctx.settings.max_flops_m, ctx.settings.max_params_m)
     return verdict.accept
@@ -49,8 +46,9 @@ def _draw(ctx: RunContext, state: SearchState, n: int, make: Callable[[], str], 
         if len(out) >= n:
             break
         arch = make()
-        if acceptable(ctx, state, arch, taken, evaluated):
-            taken.add(ctx.space.canonical(arch))
+        form = ctx.space.canonical(arch)
+        if form not in taken and acceptable(ctx, state, arch, evaluated):
+            taken.add(form)
             out.append(Trial(step=0, arch=arch, source=source, rationale=why))
     return out
 
