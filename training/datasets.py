@@ -49,7 +49,7 @@ def default(cifar10: Path | None) -> str:
 def materialise(name: str, folder: Path, cifar10: Path | None = None) -> Path:
     """The dataset's split arrays as `folder/<name>.npz` (written once, then reused).  Safe for
     several threads and processes at once: each writes its own uniquely named temporary file
-    and renames it into place (the rename is atomic; the last writer wins with equal bytes)."""
+    and links it into place; the first writer wins (`_write_npz`)."""
     import numpy as np
 
     if name not in NAMES:
@@ -84,15 +84,26 @@ HELD_OUT_LABELS = ("y_val", "y_test")
 
 
 def _write_npz(path: Path, arrays: dict) -> None:
-    """Write to a uniquely named temporary file beside `path`, then rename (atomic): readers see
-    no file or a whole one, and concurrent writers (threads of one process included: a pid-named
-    temporary file was shared by them once, issue 16) never share a temporary name."""
+    """Write to a uniquely named temporary file beside `path`, then link it into place: readers
+    see no file or a whole one, concurrent writers (threads of one process included: a pid-named
+    temporary file was shared by them once, issue 16) never share a temporary name, and the
+    first writer wins.  A link, not a rename: a file in place is never replaced, because a
+    sandboxed child's Landlock rule holds the inode of the file it may read, and a second
+    process renaming its equal copy over it made that child's read fail with EACCES (two Ray
+    workers materialising one dataset)."""
     import numpy as np
 
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".partial",
                                      delete=False) as tmp:
         np.savez(tmp, **arrays)  # a file object: savez adds no suffix
-    os.replace(tmp.name, path)
+    try:
+        os.link(tmp.name, path)
+    except FileExistsError:
+        pass  # another process wrote it first, with equal bytes
+    except OSError:  # a file system without hard links: rename (atomic; last writer wins)
+        os.replace(tmp.name, path)
+        return
+    os.unlink(tmp.name)
 
 
 _WRITING = threading.Lock()

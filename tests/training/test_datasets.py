@@ -58,8 +58,8 @@ print(datasets.materialise("digits", folder / "cache"))
 
 
 def test_materialise_from_2_processes_at_once(tmp_path):
-    """Both wait at a barrier (a file), then write at once: each its own temporary file, then an
-    atomic rename; both must answer the same valid file."""
+    """Both wait at a barrier (a file), then write at once: each its own temporary file, then a
+    link into place (the first wins); both must answer the same valid file."""
     children = [subprocess.Popen([sys.executable, "-c", SCRIPT, str(tmp_path), str(i)], cwd=ROOT,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
     deadline = time.monotonic() + 120
@@ -87,4 +87,18 @@ def test_the_child_gets_no_held_out_labels(tmp_path):
     with np.load(views[0]) as view, np.load(full) as whole:
         assert set(view.files) == set(whole.files) - {"y_val", "y_test"}
         assert np.array_equal(view["x_val"], whole["x_val"]) and np.array_equal(view["y_train"], whole["y_train"])
+    assert no_leftovers(tmp_path)
+
+
+def test_a_file_in_place_is_never_replaced(tmp_path):
+    """A second writer (another process that also found no file) leaves the first file, inode
+    and bytes: a sandboxed child's Landlock rule holds that inode, and a rename over it once made
+    the child's read fail with EACCES (two Ray workers, tests/training/test_executors.py)."""
+    path = tmp_path / "x.npz"
+    datasets._write_npz(path, {"a": np.zeros(3)})
+    inode = path.stat().st_ino
+    datasets._write_npz(path, {"a": np.ones(3)})
+    assert path.stat().st_ino == inode
+    with np.load(path) as arrays:
+        assert arrays["a"].tolist() == [0.0, 0.0, 0.0]
     assert no_leftovers(tmp_path)

@@ -60,7 +60,8 @@ def test_ray_executor_trains_on_a_local_cluster(tmp_path):
         batch = [{"code": code, "canonical": canonical, "dataset": "digits", "workdir": str(tmp_path / "sandbox"),
                   "data_dir": str(tmp_path / "data"), "training": training, "seed": seed} for seed in (0, 1)]
         reports = pool.map(batch)
-        assert all(r["failure"] is None and 0 <= r["val_acc"] <= 100 for r in reports), reports
+        assert all(r["failure"] is None and 0 <= r["val_acc"] <= 100 for r in reports), \
+            [(r["failure"], r["detail"]) for r in reports]
         assert reports[0]["key"] != reports[1]["key"]
     finally:
         ray.shutdown()
