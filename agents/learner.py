@@ -202,13 +202,13 @@ def vet(space: Positional, texts: list[str], stats: list[OpStat]) -> tuple[list[
     ones with the reason."""
     kept, dropped, seen = [], [], set()
     for text in texts:
-        text = " ".join(text.split())
+        text = ENUMERATION.sub("", " ".join(text.split()))
         reason = sentence_problem(text) or _foreign(text) or None
         ops, positions = mentioned(space, text)
         if reason is None and not ops and not positions:
             reason = "names no operation or position of this space"
         if reason is None:
-            reason = _contradiction(text, ops, positions, stats)
+            reason = _contradiction(text, ops, positions, stats) or _misquoted(text, ops, positions, stats)
         if reason is None and text.lower() in seen:
             reason = "repeats another principle"
         if reason:
@@ -217,6 +217,29 @@ def vet(space: Positional, texts: list[str], stats: list[OpStat]) -> tuple[list[
         seen.add(text.lower())
         kept.append(Principle(text=text, origin="model", evidence=_evidence(stats, ops, positions)))
     return kept, dropped
+
+
+# A list marker the model put before its sentence ("1. 1. On node3_from_0 ...": SmolLM2 numbers
+# them, sometimes twice); stripped so that memory holds the sentence.
+ENUMERATION = re.compile(r"^(?:(?:P?\d+[.):]|[-*\u2022])\s*)+")
+# A share the principle quotes, as the statistics table words it ("80% of the top").
+QUOTED = re.compile(r"(\d+(?:\.\d+)?)\s*%\s*of\s+the\s+(top|rest)", re.IGNORECASE)
+QUOTE_SLACK = 5.0  # percentage points: the table rounds to whole percents
+
+
+def _misquoted(text: str, ops: set[str], positions: set[str], stats: list[OpStat]) -> str | None:
+    """A share the principle quotes that no row it is about has: small models copy the form of the
+    table's sentences with numbers of their own (a LAPT run stored "prefer skip_connect on
+    node1_from_0: it is in 80% of the top 5" where no architecture had it there)."""
+    rows = [r for r in stats if (not ops or r.op in ops) and (not positions or r.position in positions)]
+    if not rows:
+        return None
+    for number, side in QUOTED.findall(text):
+        actual = sorted({round(100 * (r.top_freq if side.lower() == "top" else r.rest_freq)) for r in rows})
+        if all(abs(float(number) - a) > QUOTE_SLACK for a in actual):
+            return (f"quotes {float(number):g}% of the {side.lower()}; the statistics say "
+                    f"{', '.join(f'{a}%' for a in actual[:6])}")
+    return None
 
 
 def _foreign(text: str) -> str | None:
@@ -231,13 +254,15 @@ def _contradiction(text: str, ops: set[str], positions: set[str], stats: list[Op
     """A principle that praises an operation the top holds clearly less often than the rest (at the
     positions it names, else overall), or warns against one the top holds clearly more often."""
     negative = bool(NEGATIVE.search(text))
+    size_top, size_rest = _sizes(stats)
     for op in ops:
         rows = [r for r in stats if r.op == op and (not positions or r.position in positions)]
         top = sum(r.top_count for r in rows)
         rest_total = sum(r.rest_count for r in rows)
-        n_top = sum(r.top_count / r.top_freq for r in rows if r.top_freq) or None
-        n_rest = sum(r.rest_count / r.rest_freq for r in rows if r.rest_freq) or None
-        if not rows or n_top is None or n_rest is None or n_top < MIN_COUNT or n_rest < MIN_COUNT:
+        # Every row counts the same top and rest, including a row whose operation the top never
+        # holds (0 of k): that row once counted as "too few to tell" and let its praise through.
+        n_top, n_rest = size_top * len(rows), size_rest * len(rows)
+        if not rows or size_top < MIN_COUNT or size_rest < MIN_COUNT:
             continue  # too few architectures to contradict anything
         top_share, rest_share = top / n_top, rest_total / n_rest
         where = ", ".join(sorted(positions)) or "all positions"
@@ -248,6 +273,13 @@ def _contradiction(text: str, ops: set[str], positions: set[str], stats: list[Op
             return (f"contradicts the statistics: {op} is in {100 * top_share:.0f}% of the top against "
                     f"{100 * rest_share:.0f}% of the rest ({where})")
     return None
+
+
+def _sizes(stats: list[OpStat]) -> tuple[int, int]:
+    """How many architectures the top and the rest hold (the same for every row)."""
+    top = next((round(r.top_count / r.top_freq) for r in stats if r.top_freq), 0)
+    rest = next((round(r.rest_count / r.rest_freq) for r in stats if r.rest_freq), 0)
+    return top, rest
 
 
 def _evidence(stats: list[OpStat], ops: set[str], positions: set[str]) -> str:

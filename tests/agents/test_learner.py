@@ -37,6 +37,13 @@ def test_the_learner_sees_the_architectures_and_their_statistics(tmp_path):
     ("Deeper networks generalise better in general.", "names no operation"),
     ("Put avg_pool_3x3 on node1_from_0 to smooth the input.", "contradicts the statistics"),
     ("Avoid skip_connect on node3_from_0, it hurts accuracy.", "contradicts the statistics"),
+    # the top 50 never hold it there (0 of 50): once read as "too few to tell"
+    ("Put skip_connect on node1_from_0 for a shortcut.", "contradicts the statistics"),
+    # the table's form with numbers of the model's own (a LAPT run stored one like it)
+    ("On node2_from_1, prefer nor_conv_3x3: it is in 20% of the top 50 against 20% of the rest.",
+     "quotes 20% of the top; the statistics say 74%"),
+    ("On node1_from_0, prefer nor_conv_3x3: it is in 66% of the top 50 against 80% of the rest.",
+     "quotes 80% of the rest"),
 ])
 def test_degenerate_and_contradicted_principles_are_dropped_with_a_reason(text, reason):
     kept, dropped = learner.vet(SPACE, [text], STATS)
@@ -47,6 +54,13 @@ def test_a_principle_that_holds_keeps_the_statistics_it_rests_on():
     kept, dropped = learner.vet(SPACE, ["Avoid avg pooling on node1_from_0; it is almost never in the best."], STATS)
     assert not dropped and kept[0].origin == "model"
     assert "node1_from_0 avg_pool_3x3: top 1 (2%)" in kept[0].evidence
+
+
+def test_a_quote_that_matches_the_statistics_is_kept_without_its_list_marker():
+    kept, dropped = learner.vet(SPACE, ["1. 1. On node2_from_1, prefer nor_conv_3x3: it is in 74% of the top 50 "
+                                        "against 20% of the rest."], STATS)
+    assert not dropped
+    assert kept[0].text == "On node2_from_1, prefer nor_conv_3x3: it is in 74% of the top 50 against 20% of the rest."
 
 
 def test_when_nothing_survives_the_statistics_write_the_principles(tmp_path):
