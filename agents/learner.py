@@ -262,7 +262,7 @@ def _contradiction(text: str, ops: set[str], positions: set[str], stats: list[Op
         # Every row counts the same top and rest, including a row whose operation the top never
         # holds (0 of k): that row once counted as "too few to tell" and let its praise through.
         n_top, n_rest = size_top * len(rows), size_rest * len(rows)
-        if not rows or size_top < MIN_COUNT or size_rest < MIN_COUNT:
+        if not rows or n_top < MIN_COUNT or n_rest < MIN_COUNT:
             continue  # too few architectures to contradict anything
         top_share, rest_share = top / n_top, rest_total / n_rest
         where = ", ".join(sorted(positions)) or "all positions"

@@ -50,6 +50,18 @@ def test_degenerate_and_contradicted_principles_are_dropped_with_a_reason(text, 
     assert not kept and reason in dropped[0]["reason"]
 
 
+def test_a_small_top_is_counted_once_per_position_the_principle_names():
+    """Top 3 at two positions: 6 placements, enough to contradict (MIN_COUNT) praise of an operation
+    the top holds at 1 of 3 against 15 of 20 in the rest, at each position."""
+    def row(position):
+        return op_stats.OpStat(position=position, op=C3, top_count=1, top_freq=1 / 3, rest_count=15,
+                               rest_freq=0.75, enrichment=0.44, mean_with=50.0, mean_without=60.0,
+                               n_with=16, n_without=7)
+    stats = [row("node1_from_0"), row("node2_from_0")]
+    kept, dropped = learner.vet(SPACE, ["Prefer nor_conv_3x3 on node1_from_0 and node2_from_0."], stats)
+    assert not kept and "contradicts the statistics" in dropped[0]["reason"]
+
+
 def test_a_principle_that_holds_keeps_the_statistics_it_rests_on():
     kept, dropped = learner.vet(SPACE, ["Avoid avg pooling on node1_from_0; it is almost never in the best."], STATS)
     assert not dropped and kept[0].origin == "model"
