@@ -231,7 +231,7 @@ def _misquoted(text: str, ops: set[str], positions: set[str], stats: list[OpStat
     """A share the principle quotes that no row it is about has: small models copy the form of the
     table's sentences with numbers of their own (a LAPT run stored "prefer skip_connect on
     node1_from_0: it is in 80% of the top 5" where no architecture had it there)."""
-    rows = [r for r in stats if (not ops or r.op in ops) and (not positions or r.position in positions)]
+    rows = _rows(stats, ops, positions)
     if not rows:
         return None
     for number, side in QUOTED.findall(text):
@@ -282,9 +282,14 @@ def _sizes(stats: list[OpStat]) -> tuple[int, int]:
     return top, rest
 
 
+def _rows(stats: list[OpStat], ops: set[str], positions: set[str]) -> list[OpStat]:
+    """The rows a principle is about: its operations at its positions (all of either it leaves unnamed)."""
+    return [r for r in stats if (not ops or r.op in ops) and (not positions or r.position in positions)]
+
+
 def _evidence(stats: list[OpStat], ops: set[str], positions: set[str]) -> str:
-    rows = [r for r in stats if (not ops or r.op in ops) and (not positions or r.position in positions)]
-    rows = sorted(rows, key=lambda r: -abs(math.log((r.top_freq + 0.01) / (r.rest_freq + 0.01))))[:3]
+    rows = sorted(_rows(stats, ops, positions),
+                  key=lambda r: -abs(math.log((r.top_freq + 0.01) / (r.rest_freq + 0.01))))[:3]
     return "; ".join(r.line() for r in rows)
 
 
