@@ -169,8 +169,7 @@ def search(
 
     Examples: python cli.py search --graph llmatic --dataset cifar100; python cli.py search --graph rea
     --budget 100; python cli.py search --model designer=openai:gpt-4o-mini --critic llm."""
-    flags = {k: v for k, v in locals().items() if k not in ("config", "model", "paper_scale", "resume", "quiet")}
-    flags["time_limit"] = _seconds(time_limit) if time_limit else None
+    options = dict(locals())
     from graphs.run import prepare
     from memory.runs import RunDir
 
@@ -178,14 +177,23 @@ def search(
         from settings import load_settings
 
         run = RunDir.open(runs_dir or load_settings(config).runs_dir, resume)
-        raised = {k: flags[k] for k in ("max_evaluations", "max_tokens", "max_cost", "time_limit") if flags[k]}
+        raised = {k: options[k] for k in ("max_evaluations", "max_tokens", "max_cost") if options[k]}
+        raised |= {"time_limit": _seconds(time_limit)} if time_limit else {}
         settings = prepare(run.update_limits(raised) if raised else run.settings())
         console.print(f"resuming [bold]{run.id}[/]")
     else:
-        settings = prepare(_settings_from_flags(config, model, paper_scale, **flags))
+        settings = prepare(search_settings(options))
         run = RunDir.create(settings)
         console.print(f"run [bold]{run.id}[/] -> {run.path}")
     _run_search(run, settings, quiet)
+
+
+def search_settings(options: dict):
+    """`search`'s options by parameter name (unset ones None or False) as Settings, not yet prepared; the
+    LangGraph server's input (studio.py) takes the same options and comes through here too."""
+    flags = {k: v for k, v in options.items() if k not in ("config", "model", "paper_scale", "resume", "quiet")}
+    flags["time_limit"] = _seconds(flags["time_limit"]) if flags.get("time_limit") else None
+    return _settings_from_flags(options.get("config"), options.get("model"), bool(options.get("paper_scale")), **flags)
 
 
 @app.command()

@@ -133,9 +133,9 @@ def execute(run: RunDir, askers: dict[str, Asker] | None = None,
         return _execute(run, askers, on_state, on_interrupt)
 
 
-def _execute(run: RunDir, askers: dict[str, Asker] | None, on_state: Callable[[SearchState], None] | None,
-             on_interrupt: Callable[[Any], Any] | None) -> dict:
-    settings = prepare(run.settings())
+def run_context(run: RunDir, settings: Settings, askers: dict[str, Asker] | None = None) -> RunContext:
+    """What every node of `run` is handed: the prepared settings, the configured space, the journal
+    (checked; a damaged line is one warning) and the role models."""
     journal = run.journal()
     notice = journal.check()
     if notice:  # one line on stderr (logging's last-resort handler) and in the journal
@@ -143,9 +143,16 @@ def _execute(run: RunDir, askers: dict[str, Asker] | None, on_state: Callable[[S
         journal.append(0, "error", data={"journal": notice})
     space = spaces.get(settings.space)
     space.configure(settings, run.path)
-    context = RunContext(settings=settings, space=space, journal=journal,
-                         askers=askers if askers is not None else make_askers(settings, journal),
-                         run_id=run.id, result_path=run.result_path)
+    return RunContext(settings=settings, space=space, journal=journal,
+                      askers=askers if askers is not None else make_askers(settings, journal),
+                      run_id=run.id, result_path=run.result_path)
+
+
+def _execute(run: RunDir, askers: dict[str, Asker] | None, on_state: Callable[[SearchState], None] | None,
+             on_interrupt: Callable[[Any], Any] | None) -> dict:
+    settings = prepare(run.settings())
+    context = run_context(run, settings, askers)
+    journal = context.journal
     connection = open_checkpoints(run)
     try:
         from langgraph.types import Command
