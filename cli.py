@@ -114,7 +114,8 @@ def search(
     max_rejections: Annotated[Optional[int], typer.Option(rich_help_panel=CRITIC, help=(
         "Rounds in a row without an accepted candidate before a REA step stands in (default 3)."))] = None,
     approve: Annotated[bool, typer.Option("--approve", rich_help_panel=CRITIC, help=(
-        "Pause before each evaluation: accept, edit or reject the candidate (genius, baselines)."))] = False,
+        "Pause to accept, edit or reject each candidate (genius, baselines), each batch of offspring (llmatic), "
+        "the principles and refined space of each round (lapt)."))] = False,
     generations: Annotated[Optional[int], typer.Option(rich_help_panel=LLMATIC, help=(
         "Generations (default: until the budget is spent; paper 20)."))] = None,
     batch: Annotated[Optional[int], typer.Option(rich_help_panel=LLMATIC, help=(

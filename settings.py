@@ -253,8 +253,9 @@ class Settings(BaseSettings):
     rea: REASettings = REASettings()
     flops_pool: int | None = Field(None, gt=0, description="random+flops: the pool the largest are taken from "
                                    "(default 10 x budget, at least 100)")
-    approve: bool = Field(False, description="pause before each evaluation for the user to accept, edit or "
-                          "reject the proposal (GENIUS; graphs/approve.py)")
+    approve: bool = Field(False, description="pause for the user to accept, edit or reject what costs evaluations: "
+                          "each candidate (GENIUS, baselines), each batch (LLMatic), the principles and refined "
+                          "space of each round (LAPT); graphs/approve.py")
     limits: Limits = Limits()
     runs_dir: Path = Path("runs")
     models: Models = Models()

@@ -36,6 +36,7 @@ from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, Field, create_model
 
 import graphs
+from errors import LLMError, UserError, scrub
 from graphs.run import prepare, recursion_limit, run_context
 from memory.runs import RunDir
 from settings import load_settings
@@ -45,6 +46,15 @@ __all__ = ["SERVED", "options_model", "served"]
 # `search` options a served graph does not take: the graph is the entry's own, a paused thread is
 # resumed in Studio, and there is no terminal to be quiet in.
 NOT_OPTIONS = ("graph", "resume", "quiet")
+
+
+class OptionsError(ValueError):
+    """A user mistake in the input, as its one line (the server shows a ValueError's message and hides
+    other exceptions' as "An internal error occurred")."""
+
+
+class SearchError(RuntimeError):
+    """A run that stopped on a user mistake or a provider that kept failing, as its one line."""
 
 
 class Outcome(BaseModel):
@@ -92,7 +102,10 @@ def served(name: str):
         chosen = state.model_dump(include=set(options.model_fields))
         from cli import search_settings
 
-        settings = prepare(search_settings({**chosen, "graph": name}))
+        try:
+            settings = prepare(search_settings({**chosen, "graph": name}))
+        except UserError as err:
+            raise OptionsError(scrub(str(err))) from None
         run = RunDir.create(settings)
         run.journal().append(0, "run", data={"event": "started", "server": True,
                                              "settings": settings.model_dump(mode="json")})
@@ -103,9 +116,12 @@ def served(name: str):
         resume and the subgraph continues from its own checkpoint."""
         run = RunDir(Path(state.run_dir))
         settings = prepare(run.settings())
-        with run.hold():
-            inner.invoke(variant.STATE(), {"recursion_limit": recursion_limit(settings)},
-                         context=run_context(run, settings))
+        try:
+            with run.hold():
+                inner.invoke(variant.STATE(), {"recursion_limit": recursion_limit(settings)},
+                             context=run_context(run, settings))
+        except (UserError, LLMError) as err:
+            raise SearchError(f"{scrub(str(err))} (run {run.id}; its journal is in {run.path})") from None
         result = run.result() or {}
         return {"best": result.get("best"), "evaluations": result.get("evaluations", 0),
                 "stop_reason": result.get("stop_reason", "")}

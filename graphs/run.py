@@ -49,8 +49,8 @@ def prepare(settings: Settings) -> Settings:
             raise UserError(f"--max-cost needs a price for {role} ({spec.label()}): set models.{role}.price_per_1k "
                             "(USD per 1,000 tokens in and out) in archagents.toml")
     if settings.approve and "approve" not in variant.build(settings).nodes:
-        raise UserError(f"--approve is not available for --graph {settings.graph} (it has no single proposal "
-                        "to pause on; see graphs/approve.py)")
+        raise UserError(f"--approve is not available for --graph {settings.graph} (it has no approval "
+                        "step; see graphs/approve.py)")
     return settings
 
 
@@ -72,13 +72,13 @@ def checkpoint_types() -> list[tuple[str, str]]:
     """The typed values our states hold; LangGraph restores only registered types."""
     from agents.structured import Usage
     from graphs.lapt import LAPTState, Round
-    from graphs.llmatic import LLMaticState, Offspring, Plan
+    from graphs.llmatic import HeldBatch, LLMaticState, Offspring, Plan
     from memory.archive import Archive, Elite
     from memory.store import Principle
     from spaces.base import Evaluation, Trial
     from spaces.refined import Individual, RefinedSpace
 
-    types = (SearchState, LLMaticState, Offspring, Plan, Trial, Evaluation, Archive, Elite, Usage,
+    types = (SearchState, LLMaticState, Offspring, Plan, HeldBatch, Trial, Evaluation, Archive, Elite, Usage,
              LAPTState, Round, RefinedSpace, Individual, Principle)
     return [(cls.__module__, cls.__name__) for cls in types]
 
