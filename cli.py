@@ -84,6 +84,9 @@ def search(
     budget: Annotated[Optional[int], typer.Option("--budget", "-b", rich_help_panel=SEARCH, help=(
         "Architectures to evaluate (default: the graph's; GENIUS 10, LAPT the paper's, LLMatic 34)."))] = None,
     seed: Annotated[Optional[int], typer.Option(rich_help_panel=SEARCH, help="Random seed (default 0).")] = None,
+    nb201_api: Annotated[Optional[Path], typer.Option(rich_help_panel=SEARCH, help=(
+        "nb201: read the official benchmark file (NAS-Bench-201-v1_1-096897.pth) through nas_201_api instead of "
+        "the shipped table (the \\[nb201-api] extra)."))] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", rich_help_panel=AGENTS,
                                                        help=MODEL_HELP)] = None,
     designer: Annotated[Optional[str], typer.Option(rich_help_panel=AGENTS, help=(
