@@ -38,6 +38,7 @@ from pydantic import BaseModel, Field, create_model
 import graphs
 from errors import LLMError, UserError, scrub
 from graphs.run import prepare, recursion_limit, run_context
+from graphs.tracing import run_config
 from memory.runs import RunDir
 from settings import load_settings
 
@@ -115,10 +116,10 @@ def served(name: str):
         """The search graph to its end, or to an approval pause; LangGraph runs this node again on
         resume and the subgraph continues from its own checkpoint."""
         run = RunDir(Path(state.run_dir))
-        settings = prepare(run.settings())
         try:
+            settings = prepare(run.settings())
             with run.hold():
-                inner.invoke(variant.STATE(), {"recursion_limit": recursion_limit(settings)},
+                inner.invoke(variant.STATE(), {**run_config(run.id, settings), "recursion_limit": recursion_limit(settings)},
                              context=run_context(run, settings))
         except (UserError, LLMError) as err:
             raise SearchError(f"{scrub(str(err))} (run {run.id}; its journal is in {run.path})") from None

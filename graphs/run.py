@@ -21,6 +21,7 @@ from graphs import limits
 from graphs.context import RunContext
 from errors import UserError
 from graphs.state import SearchState
+from graphs.tracing import run_config
 from memory.runs import RunDir
 from settings import Settings
 
@@ -158,7 +159,8 @@ def _execute(run: RunDir, askers: dict[str, Asker] | None, on_state: Callable[[S
         from langgraph.types import Command
 
         app = graphs.get(settings.graph).build(settings).compile(checkpointer=checkpointer(connection))
-        config = {"configurable": {"thread_id": run.id}, "recursion_limit": recursion_limit(settings)}
+        config = {**run_config(run.id, settings), "configurable": {"thread_id": run.id},
+                  "recursion_limit": recursion_limit(settings)}
         snapshot = app.get_state(config)
         # Finished: no task left, not even one that completed before a kill -9 and whose writes wait
         # to be applied (then `next` is empty too, and the run must continue).
