@@ -80,7 +80,10 @@ def server(tmp_path_factory):
 
 def test_the_server_lists_every_graph_and_runs_one_to_a_best_architecture(server):
     client, runs = server
-    assert {a["graph_id"] for a in client.assistants.search(limit=50)} == GRAPHS
+    assistants = {a["graph_id"]: a["assistant_id"] for a in client.assistants.search(limit=50)}
+    assert set(assistants) == GRAPHS
+    drawn = client.assistants.get_graph(assistants["llmatic"], xray=True)  # Studio draws the search's own nodes
+    assert {"search:generation", "search:approve", "search:evaluate"} <= {node["id"] for node in drawn["nodes"]}
     thread = client.threads.create()
     steps = [part.data for part in client.runs.stream(thread["thread_id"], "random", input={"budget": 3, "seed": 1},
                                                       stream_mode="updates", stream_subgraphs=True)
@@ -97,14 +100,14 @@ def test_the_server_lists_every_graph_and_runs_one_to_a_best_architecture(server
 def test_an_approval_pauses_the_thread_and_studio_resumes_it(server):
     client, runs = server
     thread = client.threads.create()["thread_id"]
-    client.runs.wait(thread, "rea", input={"budget": 1, "approve": True})
+    client.runs.wait(thread, "random+flops", input={"budget": 1, "approve": True})
     state = client.threads.get_state(thread)
     proposed = state["interrupts"][0]["value"]["arch"]
     assert state["next"] == ["search"] and not RunDir.open(runs, state["values"]["run_id"]).result()
-    client.runs.wait(thread, "rea", command={"resume": {"action": "reject"}})
+    client.runs.wait(thread, "random+flops", command={"resume": {"action": "reject"}})
     again = client.threads.get_state(thread)["interrupts"][0]["value"]
-    assert again["step"] == 2
-    final = client.runs.wait(thread, "rea", command={"resume": {"action": "accept"}})
+    assert again["step"] == 2 and again["arch"] != proposed  # the next-largest FLOPs, not the refused one again
+    final = client.runs.wait(thread, "random+flops", command={"resume": {"action": "accept"}})
     assert final["evaluations"] == 1 and final["best"]["arch"] == again["arch"]
     human = [e.data for e in RunDir.open(runs, final["run_id"]).journal().events() if e.role == "human"]
     assert [(d["kind"], d["proposed"]) for d in human] == [("reject", proposed), ("accept", again["arch"])]
