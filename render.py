@@ -190,8 +190,9 @@ def _so_far(proposal: dict) -> str:
 
 
 def _choice(console: Console, question: str) -> str:
-    while (answer := console.input(f"{question} [a]ccept / [e]dit / [r]eject: ", markup=False).strip().lower()[:1] or "a") \
-            not in ("a", "e", "r"):
+    """[a]ccept (the default: Enter), [e]dit or [r]eject, asked again until it is one of them."""
+    while (answer := console.input(f"{question} [a]ccept / [e]dit / [r]eject: ", markup=False).strip().lower()[:1]
+           or "a") not in ("a", "e", "r"):
         pass
     return {"a": "accept", "e": "edit", "r": "reject"}[answer]
 
@@ -202,7 +203,8 @@ def ask_batch(console: Console, settings, proposal: dict) -> dict:
     from errors import UserError
 
     batch = [item["arch"] for item in proposal["batch"]]
-    console.print(f"\n[bold]generation {proposal['generation']}[/]: {len(batch)} offspring to evaluate ({_so_far(proposal)})")
+    console.print(f"\n[bold]generation {proposal['generation']}[/]: {len(batch)} offspring to evaluate "
+                  f"({_so_far(proposal)})")
     for i, item in enumerate(proposal["batch"], 1):
         console.print(f"  {i}. {item['operator']:<9} {escape(item['arch'])}", highlight=False)
     action = _choice(console, "evaluate them?")

@@ -118,9 +118,9 @@ def served(name: str):
         run = RunDir(Path(state.run_dir))
         try:
             settings = prepare(run.settings())
+            config = {**run_config(run.id, settings), "recursion_limit": recursion_limit(settings)}
             with run.hold():
-                inner.invoke(variant.STATE(), {**run_config(run.id, settings), "recursion_limit": recursion_limit(settings)},
-                             context=run_context(run, settings))
+                inner.invoke(variant.STATE(), config, context=run_context(run, settings))
         except (UserError, LLMError) as err:
             raise SearchError(f"{scrub(str(err))} (run {run.id}; its journal is in {run.path})") from None
         result = run.result() or {}

@@ -183,5 +183,6 @@ def _edited_space(ctx: RunContext, proposed, decision: SpaceDecision) -> tuple[d
                 return {}, False, (f"the user's edit was rejected: {position} takes one or more of "
                             f"{', '.join(choices.get(position, ()))}" if position in choices else
                             f"the user's edit was rejected: no position {position!r}")
-        update["refined"] = RefinedSpace(allowed={**proposed.allowed, **{p: list(ops) for p, ops in decision.refined.items()}})
+        edited = {position: list(ops) for position, ops in decision.refined.items()}
+        update["refined"] = RefinedSpace(allowed={**proposed.allowed, **edited})
     return update, True, "edited by the user"

@@ -281,8 +281,9 @@ def generation(state: LLMaticState, runtime: Runtime[RunContext]) -> dict:
     for plan, arch, why in ranked_out:
         children.append(ranked_out_child(ctx, state, plan, arch, why))
     if ctx.settings.approve:  # the user sees the batch before it costs evaluations (next: approve)
-        return {"held": HeldBatch(generation=gen, chosen=[Offspring(**plan.model_dump(), arch=arch) for plan, arch in chosen],
-                                  children=children, usage=usage, critic_usage=update.get("critic_usage"))}
+        held = [Offspring(**plan.model_dump(), arch=arch) for plan, arch in chosen]
+        return {"held": HeldBatch(generation=gen, chosen=held, children=children, usage=usage,
+                                  critic_usage=update.get("critic_usage"))}
     return _complete(ctx, state, archives, children, chosen, usage, update.get("critic_usage"))
 
 
