@@ -95,26 +95,26 @@ def approve_batch(state, runtime: Runtime[RunContext]) -> Command:
         "kind": "batch", "generation": held.generation, "evaluations": state.evaluations,
         "budget": ctx.settings.budget, "best": _best(state),
         "batch": [{"index": c.index, "arch": c.arch, "operator": c.operator} for c in held.chosen]}))
-    proposed = {c.arch: c for c in held.chosen}
-    wanted = list(proposed) if decision.action == "accept" else [] if decision.action == "reject" else \
-        list(dict.fromkeys(decision.batch or []))
-    chosen, children, index = [], list(held.children), max((c.index for c in held.chosen + held.children), default=-1)
-    for text in wanted:
-        if text in proposed:
-            chosen.append(proposed[text])
-            _journal(ctx, held.generation, text, True, decision.action, "accepted by the user", proposed=text)
-            continue
+    wanted = [c.arch for c in held.chosen] if decision.action == "accept" else [] if decision.action == "reject" \
+        else list(dict.fromkeys(decision.batch or []))
+    chosen, children = [], list(held.children)
+    for child in held.chosen:  # by offspring, not by architecture: two offspring may be the same cell
+        kept = child.arch in wanted
+        _journal(ctx, held.generation, child.arch, kept, decision.action if kept else "reject",
+                 "accepted by the user" if kept else "rejected by the user", proposed=child.arch)
+        if kept:
+            chosen.append(child)
+        else:
+            children.append(ranked_out_child(ctx, state, Plan(**child.model_dump(include=set(Plan.model_fields))),
+                                             child.arch, "rejected by the user"))
+    index = max((c.index for c in held.chosen + held.children), default=-1)
+    for text in (arch for arch in wanted if arch not in {c.arch for c in held.chosen}):
         arch, reason = _edited(ctx, state, text)
-        if arch is not None and arch not in proposed and arch not in {c.arch for c in chosen}:
+        if arch is not None and arch not in {c.arch for c in chosen}:
             index += 1
             chosen.append(Offspring(generation=held.generation, index=index, operator="human", arch=arch))
         _journal(ctx, held.generation, arch or text, arch is not None, "edit",
                  "added by the user" if arch is not None else reason, proposed=None)
-    for arch, child in proposed.items():
-        if child not in chosen:
-            _journal(ctx, held.generation, arch, False, "reject", "rejected by the user", proposed=arch)
-            children.append(ranked_out_child(ctx, state, Plan(**child.model_dump(include=set(Plan.model_fields))),
-                                             arch, "rejected by the user"))
     return Command(goto="evaluate", update={"held": held.model_copy(update={"chosen": chosen, "children": children})})
 
 

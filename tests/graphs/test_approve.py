@@ -10,6 +10,7 @@ from settings import load_settings
 from tests.fakes import Scripted
 from tests.graphs.test_genius import DISTINCT, events
 from tests.graphs.test_lapt import POSITIONS, answer
+from spaces.nb201_code import cell_to_code
 from tests.graphs.test_llmatic import editing_model
 
 EDITED = "|nor_conv_1x1~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
@@ -78,7 +79,7 @@ def test_llmatic_batches_are_edited_and_rejected_at_the_terminal(tmp_path, monke
     assert all(children[(2, arch)]["outcome"] == "ranked_out" for arch in second)
     assert result["evaluations"] == 4 + 3 + 1 and result["proposals"]["by_source"]["human"] == 1
     human = [(e.step, e.data["kind"], e.data["accept"]) for e in events(run, "critic") if e.role == "human"]
-    assert human == [(1, "edit", True)] * 3 + [(1, "edit", True), (1, "reject", False)] + [(2, "reject", False)] * 4
+    assert human == [(1, "reject", False)] + [(1, "edit", True)] * 3 + [(1, "edit", True)] + [(2, "reject", False)] * 4
     assert "not an NB201 arch string" in console.file.getvalue() and "[a]ccept" in console.file.getvalue()
 
 
@@ -109,3 +110,15 @@ def test_an_invalid_space_edit_counts_as_a_rejection(tmp_path):
     human = [e.data for e in events(run, "critic") if e.role == "human"]
     assert not human[0]["accept"] and "takes one or more of" in human[0]["reason"]
     assert result["lapt"]["rounds"][0]["principles"] == []  # rejected at the start: no transfer, the whole space
+
+
+def test_a_batch_holding_one_cell_twice_loses_no_offspring(tmp_path):
+    settings = prepare(load_settings(runs_dir=tmp_path, graph="llmatic", critic="rules", approve=True,
+                                     llmatic={"generations": 1, "batch": 3, "initial": 2, "answer": "code"}))
+    run = RunDir.create(settings)
+    same = "```python\n" + cell_to_code(ADDED) + "```"  # every offspring is the same cell
+    execute(run, {"designer": Asker(role="designer", label="scripted", model=Scripted(answers=[same]))},
+            on_interrupt=lambda proposal: {"action": "reject"})
+    bred = [e.data for e in events(run, "offspring") if e.data["generation"] == 1]
+    assert len(bred) == 3 and all(c["outcome"] == "ranked_out" for c in bred)
+    assert [e.data["kind"] for e in events(run, "critic") if e.role == "human"] == ["reject"] * 3
