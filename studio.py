@@ -36,7 +36,9 @@ from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, Field, create_model
 
 import graphs
+import spaces
 from errors import LLMError, UserError, scrub
+from graphs import knowledge
 from graphs.run import prepare, recursion_limit, run_context
 from graphs.tracing import run_config
 from memory.runs import RunDir
@@ -109,7 +111,8 @@ def served(name: str):
             raise OptionsError(scrub(str(err))) from None
         run = RunDir.create(settings)
         run.journal().append(0, "run", data={"event": "started", "server": True,
-                                             "settings": settings.model_dump(mode="json")})
+                                             "settings": settings.model_dump(mode="json"),
+                                             "knowledge": knowledge.of_run(settings, spaces.get(settings.space))})
         return {"run_id": run.id, "run_dir": str(run.path.resolve())}
 
     def search(state) -> dict:

@@ -17,7 +17,7 @@ import spaces
 from agents.llm import asker_for, check_provider
 from agents.providers import price
 from agents.structured import Asker
-from graphs import limits
+from graphs import knowledge, limits
 from graphs.context import RunContext
 from errors import UserError
 from graphs.state import SearchState
@@ -41,6 +41,7 @@ def prepare(settings: Settings) -> Settings:
     if settings.budget is None:
         settings = settings.model_copy(update={"budget": variant.default_budget(settings)})
     graphs.check(variant, settings, space)
+    knowledge.check(settings, space)  # what the run may know besides its own evaluations (graphs/knowledge.py)
     if hasattr(space, "check_settings"):  # torch-code: is the CIFAR-10 archive there? nb201: is --nb201-api official?
         space.check_settings(settings)
     for role in variant.roles(settings):
@@ -153,7 +154,7 @@ def _execute(run: RunDir, askers: dict[str, Asker] | None, on_state: Callable[[S
              on_interrupt: Callable[[Any], Any] | None) -> dict:
     settings = prepare(run.settings())
     context = run_context(run, settings, askers)
-    journal = context.journal
+    journal, space = context.journal, context.space
     connection = open_checkpoints(run)
     try:
         from langgraph.types import Command
@@ -171,7 +172,8 @@ def _execute(run: RunDir, askers: dict[str, Asker] | None, on_state: Callable[[S
             return run.result()
         resuming = bool(snapshot.next or snapshot.tasks)
         journal.append(snapshot.values.get("step", 0) if resuming else 0, "run",
-                       data={"event": "resumed" if resuming else "started", "settings": settings.model_dump(mode="json")})
+                       data={"event": "resumed" if resuming else "started", "settings": settings.model_dump(mode="json"),
+                             "knowledge": knowledge.of_run(settings, space)})
         state_model = graphs.get(settings.graph).STATE
         command = None if resuming else state_model()
         if resuming and any(limits.is_halt(i.value) for i in snapshot.interrupts):
