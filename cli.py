@@ -115,8 +115,8 @@ def search(
         "critic model picks)."))] = None,
     evidence: Annotated[Optional[str], typer.Option(rich_help_panel=CRITIC, help=(
         "Comma-separated evidence the Critic ranks by: flops, params, synflow, naswot, jacob_cov, grad_norm, snip "
-        "(computed on the candidate), prior (needs --transfer-from). Default auto: flops and synflow (measured, "
-        "knowledge-free), or prior when --transfer-from is given. Each source of candidates also earns "
+        "(computed on the candidate), prior (needs --transfer-from). Default auto: synflow (measured best of the "
+        "knowledge-free kinds; flops where no network is built), or prior when --transfer-from is given. Each source of candidates also earns "
         "evaluations by how its evaluated ones did."))] = None,
     pool_rea: Annotated[Optional[int], typer.Option(rich_help_panel=CRITIC, help=(
         "REA children added to every round's pool (default 4)."))] = None,

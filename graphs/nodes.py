@@ -33,6 +33,7 @@ from memory.journal import dumps
 from settings import Settings
 from spaces.base import Evaluation, Trained, Trial, has
 from tools import evidence as evidence_tool
+from memory.archive import Archive
 from tools.archive_insert import archive_insert
 from tools.evaluate import evaluator
 
@@ -186,12 +187,22 @@ def evaluate(state: SearchState, runtime: Runtime[RunContext]) -> dict:
     """Spend one evaluation on the pending candidate and archive it."""
     ctx, trial = runtime.context, state.pending
     evaluation = evaluate_arch(ctx, trial.arch, trial.step)
-    archive = state.archive.model_copy(update={"elites": dict(state.archive.elites)})  # elites are replaced, never changed
     if evaluation.ok:  # a candidate that failed to train (torch-code) has no fitness to archive
-        status = archive_insert(archive, ctx.space, trial.arch, evaluation.val_acc, trial.step)
+        status = archive_insert(archive_of(ctx, state), ctx.space, trial.arch, evaluation.val_acc, trial.step)
         ctx.journal.append(trial.step, "archive", data={"tool": "archive_insert", "arch": trial.arch, **status})
+    ctx.archived = state.evaluations + 1
     return {"trials": state.trials + [trial.model_copy(update={"evaluation": evaluation})], "pending": None,
-            "evaluations": state.evaluations + 1, "rejections_in_row": 0, "archive": archive}
+            "evaluations": state.evaluations + 1, "rejections_in_row": 0}
+
+
+def archive_of(ctx: RunContext, state: SearchState) -> Archive:
+    """The run's elite archive as of `state`: kept in the context between steps (it is derived from
+    the evaluated trials, so it is not checkpointed), rebuilt from them after a resume or a re-run."""
+    if ctx.archive is None or ctx.archived != state.evaluations:
+        ctx.archive = Archive()
+        for t in state.evaluated():
+            ctx.archive.insert(t.evaluation.canonical, t.arch, t.val_acc, t.step)
+    return ctx.archive
 
 
 def after_evaluate(state: SearchState, runtime: Runtime[RunContext]) -> str:

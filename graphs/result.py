@@ -35,7 +35,7 @@ def summarise(state: SearchState, ctx: RunContext) -> dict:
             "by_source": by_source,  # evaluated architectures by where they came from (llm, edit, baseline...)
         },
         "best": None,
-        "archive_size": len(state.archive.elites),
+        "archive_size": len({t.evaluation.canonical for t in state.evaluated()}),  # one niche per network
         "usage": {role: usage.model_dump() for role, usage in state.usage.items()},
         "faults": _faults(events),
         "models": {role: settings.models.for_role(role).label() for role in state.usage},

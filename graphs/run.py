@@ -85,12 +85,16 @@ def checkpoint_types() -> list[tuple[str, str]]:
     return [(cls.__module__, cls.__name__) for cls in types]
 
 
-def checkpointer(connection: sqlite3.Connection):
-    """The SQLite saver of a run folder, restoring our typed state values."""
+def checkpointer(connection: sqlite3.Connection, run: RunDir):
+    """The SQLite saver of a run folder, restoring our typed state values; the state's growing
+    lists are kept once in the folder's history.jsonl (graphs/history.py), so a step's
+    checkpoint does not grow with the run."""
     from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
-    from langgraph.checkpoint.sqlite import SqliteSaver
 
-    return SqliteSaver(connection, serde=JsonPlusSerializer(allowed_msgpack_modules=checkpoint_types()))
+    from graphs.history import HistorySaver
+
+    return HistorySaver(connection, serde=JsonPlusSerializer(allowed_msgpack_modules=checkpoint_types()),
+                        history_path=run.path / "history.jsonl")
 
 
 def open_checkpoints(run: RunDir) -> sqlite3.Connection:
@@ -159,7 +163,7 @@ def _execute(run: RunDir, askers: dict[str, Asker] | None, on_state: Callable[[S
     try:
         from langgraph.types import Command
 
-        app = graphs.get(settings.graph).build(settings).compile(checkpointer=checkpointer(connection))
+        app = graphs.get(settings.graph).build(settings).compile(checkpointer=checkpointer(connection, run))
         config = {**run_config(run.id, settings), "configurable": {"thread_id": run.id},
                   "recursion_limit": recursion_limit(settings)}
         snapshot = app.get_state(config)

@@ -173,7 +173,7 @@ def model_evaluations(run_dir) -> list[bool]:
 
 
 def test_an_oracle_designer_earns_most_evaluations_and_the_top_at_once(tmp_path):
-    """Default evidence (FLOPs and synflow): the oracle proposes from the table's 20 best by test accuracy."""
+    """Default evidence (synflow): the oracle proposes from the table's 20 best by test accuracy."""
     top = by_test()
     oracle = top[:20]
     run_dir, result, evaluated = run(tmp_path, Scripted(answers=[proposing(oracle)]), budget=10, seed=1)
