@@ -28,6 +28,7 @@ model cannot make the choice worse than the ranking it was shown.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from typing import Literal
@@ -109,12 +110,21 @@ Which candidate should be evaluated next?"""
 
 class Evaluated:
     """What was evaluated, indexed by architecture and canonical form: a search checks many
-    candidates against the same history, so the index is built once per history (`index`)."""
+    candidates against the same history, so the index is built once per history (`index`) and
+    extended as the history grows (`add`, graphs/state.py)."""
 
     def __init__(self, trials: list[Trial]):
-        self.trials = trials
-        self.by_arch = {t.arch: t for t in reversed(trials)}  # the first evaluation of each wins
-        self.by_canonical = {t.evaluation.canonical: t for t in reversed(trials) if t.evaluation}
+        self.trials: list[Trial] = []
+        self.by_arch: dict[str, Trial] = {}
+        self.by_canonical: dict[str, Trial] = {}
+        for trial in trials:
+            self.add(trial)
+
+    def add(self, trial: Trial) -> None:
+        self.trials.append(trial)
+        self.by_arch.setdefault(trial.arch, trial)  # the first evaluation of each wins
+        if trial.evaluation:
+            self.by_canonical.setdefault(trial.evaluation.canonical, trial)
 
 
 def index(trials: "list[Trial] | Evaluated") -> Evaluated:
@@ -181,38 +191,89 @@ def group_of(source: str) -> str:
     return GROUPS.get(source, source)
 
 
-def standings(evaluated: list[Trial]) -> list[float]:
-    """Each evaluation's standing among all of them: (rank - 1/2) / n by validation score, ties
-    averaged, so a single evaluation stands at 0.5 and the best of n at 1 - 1/2n."""
-    n = len(evaluated)
-    if n == 0:
-        return []
-    return [(p * (n - 1) + 0.5) / n for p in _percentiles([t.val_acc for t in evaluated])]
+class Standings:
+    """Each evaluation's standing among all of the run's: (rank + 1/2) / n by validation score
+    (0-based rank, ties averaged), so a single evaluation stands at 0.5 and the best of n at
+    1 - 1/2n; summed per source group.  Kept up to date as evaluations arrive (`add`: a few
+    bisections), since the Critic reads it every round over a history of any length."""
+
+    def __init__(self, evaluated: "list[Trial]" = ()):
+        self.values: list[float] = []               # every evaluation's score, sorted
+        self.groups: dict[str, list[float]] = {}    # a source group's scores, sorted
+        self.rank_sums: dict[str, float] = {}       # a group's sum of 0-based average ranks among all
+        for trial in evaluated:
+            self.add(trial)
+
+    def add(self, trial: Trial) -> None:
+        value = trial.val_acc
+        if value is None:
+            return
+        for group, scores in self.groups.items():  # the new score moves every higher one up a rank (ties half)
+            above, equal = len(scores) - bisect.bisect_right(scores, value), \
+                bisect.bisect_right(scores, value) - bisect.bisect_left(scores, value)
+            self.rank_sums[group] += above + equal / 2
+        bisect.insort(self.values, value)
+        below = bisect.bisect_left(self.values, value)
+        equal = bisect.bisect_right(self.values, value) - below
+        group = group_of(trial.source)
+        self.rank_sums[group] = self.rank_sums.get(group, 0.0) + below + (equal - 1) / 2
+        bisect.insort(self.groups.setdefault(group, []), value)
+
+    def mean(self, group: str) -> float | None:
+        n = len(self.groups.get(group, ()))
+        return (self.rank_sums[group] + n / 2) / len(self.values) / n if n else None
+
+    def credits(self, groups: set[str]) -> dict[str, Credit]:
+        """The credit of each source group: its mean standing, with one optimistic pseudo-evaluation
+        (OPTIMISM), plus EXPLORE * sqrt(ln(N + 1) / (n + 1)) (UCB1 with the pseudo-evaluation counted)."""
+        total, out = len(self.values), {}
+        for group in sorted(groups):
+            n, mean = len(self.groups.get(group, ())), self.mean(group)
+            value = (OPTIMISM + (mean or 0.0) * n) / (1 + n) + EXPLORE * math.sqrt(math.log(total + 1) / (n + 1))
+            out[group] = Credit(evaluated=n, mean=round(mean, 4) if mean is not None else None, credit=round(value, 4))
+        return out
 
 
-def credits(evaluated: list[Trial], groups: set[str]) -> dict[str, Credit]:
-    """The credit of each source group: its mean standing, with one optimistic pseudo-evaluation
-    (OPTIMISM), plus EXPLORE * sqrt(ln(N + 1) / (n + 1)) (UCB1 with the pseudo-evaluation counted)."""
-    scored = [t for t in evaluated if t.val_acc is not None]
-    standing = standings(scored)
-    total = len(scored)
-    out = {}
-    for group in sorted(groups):
-        mine = [s for t, s in zip(scored, standing) if group_of(t.source) == group]
-        value = (OPTIMISM + sum(mine)) / (1 + len(mine)) + EXPLORE * math.sqrt(math.log(total + 1) / (len(mine) + 1))
-        out[group] = Credit(evaluated=len(mine), mean=round(sum(mine) / len(mine), 4) if mine else None,
-                            credit=round(value, 4))
-    return out
+def credits(evaluated: "list[Trial] | Standings", groups: set[str]) -> dict[str, Credit]:
+    standings = evaluated if isinstance(evaluated, Standings) else Standings(evaluated)
+    return standings.credits(groups)
 
 
-def allocate(ranked: list[Ranked], evaluated: list[Trial]) -> tuple[list[Ranked], dict[str, Credit]]:
-    """Order candidates by evidence score + WEIGHT x their source's credit (stable: equal totals
-    keep the evidence order); returns the order and the credits (journaled with each choice)."""
-    table = credits(evaluated, {group_of(r.source) for r in ranked})
-    scored = [r.model_copy(update={"credit": table[group_of(r.source)].credit,
-                                   "total": round(r.score + WEIGHT * table[group_of(r.source)].credit, 4)})
-              for r in ranked]
-    return sorted(scored, key=lambda r: -r.total), table
+def allocate(candidates: list[Trial], evidence: list[dict[str, float]],
+             evaluated: "list[Trial] | Standings") -> tuple[list[Ranked], dict[str, Credit]]:
+    """The candidates in the order they deserve evaluations, and the credits (journaled with each
+    choice).  A candidate's total is its evidence score in the pool + WEIGHT x its source's credit.
+
+    The contained search's candidates keep the order they have among themselves, as the graph's
+    no-model twin ranks them (evidence scores are ranks within the pool, and the model's
+    candidates in the pool would shift them); a model candidate goes before one of them only with
+    a higher total.  So a model that never wins changes nothing, and the twin measures exactly
+    what its wins add (measured before this: SmolLM2's candidates, never evaluated, still moved
+    GENIUS 0.25 below its twin on CIFAR-10 by compressing the contained candidates' scores)."""
+    table = credits(evaluated, {group_of(c.source) for c in candidates})
+
+    def totals(ranked: list[Ranked]) -> list[Ranked]:
+        scored = [r.model_copy(update={"credit": table[group_of(r.source)].credit,
+                                       "total": round(r.score + WEIGHT * table[group_of(r.source)].credit, 4)})
+                  for r in ranked]
+        return sorted(scored, key=lambda r: -r.total)  # stable: equal totals keep the evidence order
+
+    whole = totals(rank(candidates, evidence))
+    mine = [r for r in whole if group_of(r.source) == "model"]
+    others = [(c, e) for c, e in zip(candidates, evidence) if group_of(c.source) != "model"]
+    if not mine or not others:
+        return whole, table
+    in_pool = {r.arch: r for r in whole}
+    own = [in_pool[r.arch] for r in totals(rank([c for c, _ in others], [e for _, e in others]))]
+    merged, i, j = [], 0, 0
+    while i < len(mine) or j < len(own):
+        if j == len(own) or (i < len(mine) and mine[i].total > own[j].total):
+            merged.append(mine[i])
+            i += 1
+        else:
+            merged.append(own[j])
+            j += 1
+    return merged, table
 
 
 def _percentiles(values: list[float]) -> list[float]:
@@ -220,17 +281,12 @@ def _percentiles(values: list[float]) -> list[float]:
     n = len(values)
     if n == 1:
         return [1.0]
-    order = sorted(range(n), key=lambda i: values[i])
-    out = [0.0] * n
-    i = 0
-    while i < n:
-        j = i
-        while j + 1 < n and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in range(i, j + 1):
-            out[order[k]] = ((i + j) / 2) / (n - 1)
-        i = j + 1
-    return out
+    first: dict[float, int] = {}
+    last: dict[float, int] = {}
+    for rank, value in enumerate(sorted(values)):
+        first.setdefault(value, rank)
+        last[value] = rank
+    return [(first[v] + last[v]) / 2 / (n - 1) for v in values]
 
 
 def choose_with_llm(asker: Asker, space: SearchSpace, dataset: str, ranked: list[Ranked], rationales: dict[str, str],

@@ -201,12 +201,11 @@ Your candidates not evaluated yet, with the evidence the Critic ranks by ({kinds
 SHOWN_WAITING = 3
 
 
-def standing(space: Positional, evaluated: list[Trial], pool: list[Trial], credit_mean: float | None) -> str:
-    """What the designer should know about its own record: how its evaluated proposals stood, and
-    the evidence of its candidates still waiting (so it can see what the ranking favours)."""
-    mine = [t for t in evaluated if t.source in ("llm", "edit")]
-    text = STANDING.format(mine=len(mine), mean=credit_mean, total=len(evaluated)) if mine and credit_mean is not None \
-        else ""
+def standing(space: Positional, mine: int, total: int, pool: list[Trial], mean: float | None) -> str:
+    """What the designer should know about its own record: how its `mine` evaluated proposals stood
+    among all `total` evaluations (their mean standing, agents/critic.py: Standings), and the
+    evidence of its candidates still waiting (so it can see what the ranking favours)."""
+    text = STANDING.format(mine=mine, mean=mean, total=total) if mine and mean is not None else ""
     waiting = [t for t in pool if t.source in ("llm", "edit") and t.evidence][:SHOWN_WAITING]
     if waiting:
         kinds = ", ".join(sorted(waiting[0].evidence))
@@ -216,13 +215,15 @@ def standing(space: Positional, evaluated: list[Trial], pool: list[Trial], credi
     return text
 
 
-def candidates(asker: Asker, space: SearchSpace, dataset: str, trials: list[Trial], journal: Journal, step: int,
-               k: int = 4, temperature: float | None = None, seed: int | None = None,
+def candidates(asker: Asker, space: SearchSpace, dataset: str, best: list[Trial], rejected: list[Trial],
+               journal: Journal, step: int, k: int = 4, temperature: float | None = None, seed: int | None = None,
                notes: str = "", standing: str = "") -> tuple[list[Candidate], Usage]:
     """Ask for k edits of evaluated architectures and one new architecture (k new ones when
-    nothing is evaluated yet).  Returns the valid, distinct candidates and the usage; an
-    unparseable answer gives no candidates.  `standing`: the designer's record (`standing()`)."""
-    evaluated = sorted((t for t in trials if t.val_acc is not None), key=lambda t: -t.val_acc)[:SHOWN]
+    nothing is evaluated yet).  `best`: the evaluated architectures, best first (SHOWN of them
+    are shown); `rejected`: the latest the Critic rejected.  Returns the valid, distinct
+    candidates and the usage; an unparseable answer gives no candidates.  `standing`: the
+    designer's record (`standing()`)."""
+    evaluated = best[:SHOWN]
     positions = space.positions()
     problem = space.describe(dataset) + (f"\n\n{notes}" if notes else "")
     fields = {"problem": problem, "positions": ", ".join(positions), "metric": space.metric, "k": k}
@@ -232,10 +233,10 @@ def candidates(asker: Asker, space: SearchSpace, dataset: str, trials: list[Tria
     else:
         schema = _edits_schema(space, tuple(t.step for t in evaluated), k)
         shown = "\n".join(f"{t.step}: {layer_list(space, t.arch)} -> {t.val_acc:.2f}" for t in evaluated)
-        recent = [t for t in trials if not t.accepted][-SHOWN_REJECTED:]
-        rejected = ("\nNot evaluated (rejected by the Critic):\n" + "\n".join(
+        recent = rejected[-SHOWN_REJECTED:]
+        told = ("\nNot evaluated (rejected by the Critic):\n" + "\n".join(
             f"- {layer_list(space, t.arch)}: {t.verdict}" for t in recent)) if recent else ""
-        prompt = CANDIDATES.format(evaluated=shown, rejected=rejected, standing=standing, **fields)
+        prompt = CANDIDATES.format(evaluated=shown, rejected=told, standing=standing, **fields)
     answer, usage = asker.ask([SystemMessage(SYSTEM_EDITS), HumanMessage(prompt)], schema, journal, step,
                               temperature=temperature, seed=seed)
     if answer is None:

@@ -44,9 +44,13 @@ def llm_for(role: Role, settings: Settings, temperature: float = 0.0) -> BaseCha
 
         key = os.environ.get(spec.api_key_env) or "not-needed"  # local servers ignore the key
         # max_retries=0: agents/structured.py retries itself, so every fault is journaled and counted.
+        # langchain-openai sends the cap as `max_completion_tokens`, which OpenAI-compatible servers
+        # (llama.cpp's, Ollama's) ignore: a small model then writes until the context is full
+        # (measured: 3,512 tokens against a 384 cap).  They read `max_tokens`, so it goes in the body too.
+        extra = {"extra_body": {"max_tokens": spec.max_tokens}} if spec.provider == "openai-compatible" else {}
         return init_chat_model(spec.model, model_provider="openai", base_url=spec.base_url, api_key=key,
                                temperature=temperature, max_tokens=spec.max_tokens, max_retries=0,
-                               timeout=spec.timeout)
+                               timeout=spec.timeout, **extra)
     return _huggingface(spec, temperature)
 
 

@@ -102,7 +102,8 @@ class Asker(BaseModel, arbitrary_types_allowed=True):
                         schema))], self.traced()), journal, step)
                     parsed, error = _parse_text(str(raw.content), schema)
             except _Unparsed as unparsed:  # the client library validated the answer itself, and refused it
-                raw, parsed, error, spent = AIMessage(unparsed.content), None, unparsed.__cause__, unparsed.spent
+                raw, parsed, error, spent = AIMessage(unparsed.content, response_metadata={
+                    "finish_reason": unparsed.finish}), None, unparsed.__cause__, unparsed.spent
             except _Refused as refusal:
                 journal.append(step, "error", role=self.role, model=self.label,
                                data={"structured_output_refused": refusal.method, "detail": scrub(str(refusal))[:2000]})
@@ -174,8 +175,14 @@ class Asker(BaseModel, arbitrary_types_allowed=True):
             except Exception as err:
                 if self.methods and _refuses_method(err):
                     raise _Refused(self.methods[0], str(err)) from err
-                if {cls.__name__ for cls in type(err).__mro__} & {"ValidationError", "OutputParserException"}:
+                names = {cls.__name__ for cls in type(err).__mro__}
+                if names & {"ValidationError", "OutputParserException"}:
                     raise _Unparsed(str(err), spent) from err
+                if "LengthFinishReasonError" in names:
+                    # the cap cut a json_schema answer: an answer, not a fault of the server; asking
+                    # again the same way would likely ramble again, so it is corrected like a bad
+                    # answer and, after `retries`, the step goes on without it (no run is lost to it)
+                    raise _Unparsed(_truncated_text(err), spent, finish="length") from err
                 fault = self._fault(err, attempt, journal, step)
                 spent = spent.add(Usage(faults={fault.kind: 1}))
                 self.sleep(fault.wait)
@@ -211,9 +218,17 @@ class Asker(BaseModel, arbitrary_types_allowed=True):
 
 
 class _Unparsed(Exception):
-    def __init__(self, content: str, spent: Usage):
+    def __init__(self, content: str, spent: Usage, finish: str | None = None):
         super().__init__(content)
-        self.content, self.spent = content, spent
+        self.content, self.spent, self.finish = content, spent, finish
+
+
+def _truncated_text(err: Exception) -> str:
+    """What the model wrote before the cap (openai's LengthFinishReasonError carries the completion)."""
+    try:
+        return err.completion.choices[0].message.content or ""
+    except (AttributeError, IndexError):
+        return ""
 
 
 class _Refused(Exception):
@@ -273,6 +288,9 @@ def _finish(raw: BaseMessage) -> str | None:
 def _with_sampling(model: BaseChatModel, **sampling: float | int | None) -> BaseChatModel:
     fields = type(model).model_fields
     update = {name: value for name, value in sampling.items() if value is not None and name in fields}
+    body = getattr(model, "extra_body", None)
+    if "max_tokens" in update and isinstance(body, dict) and "max_tokens" in body:  # see agents/llm.py
+        update["extra_body"] = {**body, "max_tokens": update["max_tokens"]}
     return model.model_copy(update=update) if update else model
 
 

@@ -74,17 +74,35 @@ def propose(state: SearchState, runtime: Runtime[RunContext]) -> dict:
         why = "" if llm else "the designer's answer gave no usable candidate"
         if not llm:
             update["parse_failures"] = state.parse_failures + 1
-    pool = state.pool + llm
     if contained:
-        pool += search.rea_child(ctx, state.model_copy(update={"pool": pool}), rng, settings.pool_rea, "rea")
-        pool += search.random_new(ctx, state.model_copy(update={"pool": pool}), rng, settings.pool_random, "random")
+        pool = _with_contained_search(ctx, state, llm, rng)
+    else:
+        pool = state.pool + llm
     if why:  # a search step stands in for the designer, and is counted
-        fallback = search.rea_child(ctx, state.model_copy(update={"pool": pool}), rng, 1, "fallback")
-        ctx.journal.append(step, "fallback", data={"reason": why, "arch": fallback[0].arch if fallback else None,
-                                                   "how": "REA: mutation of a tournament winner"})
+        # Where the contained search drew candidates, they are that step (an extra one would make this
+        # run differ from its no-model twin where the model added nothing); else a REA step.
+        searched = any(critic.group_of(t.source) != "model" for t in pool)
+        fallback = [] if searched else search.rea_child(ctx, state.model_copy(update={"pool": pool}), rng, 1,
+                                                         "fallback")
+        ctx.journal.append(step, "fallback", data={
+            "reason": why, "arch": fallback[0].arch if fallback else None,
+            "how": "the contained search's candidates alone" if searched else "REA: mutation of a tournament winner"})
         pool += fallback
         update["fallbacks"] = state.fallbacks + 1
     return {**update, "pool": pool}
+
+
+def _with_contained_search(ctx: RunContext, state: SearchState, llm: list[Trial], rng) -> list[Trial]:
+    """The pool: the contained search's candidates, drawn exactly as its no-model twin draws them
+    (the model's candidates are not in its way: a draw the model also proposed is kept as the
+    search's, and the model's copy dropped), then the model's."""
+    settings = ctx.settings
+    own = [t for t in state.pool if critic.group_of(t.source) != "model"]
+    own += search.rea_child(ctx, state.model_copy(update={"pool": own}), rng, settings.pool_rea, "rea")
+    own += search.random_new(ctx, state.model_copy(update={"pool": own}), rng, settings.pool_random, "random")
+    forms = {ctx.space.canonical(t.arch) for t in own}
+    mine = [t for t in state.pool if critic.group_of(t.source) == "model"] + llm
+    return own + [t for t in mine if ctx.space.canonical(t.arch) not in forms]
 
 
 def designer_every(settings: Settings) -> int:
@@ -99,10 +117,11 @@ def _ask_designer(state: SearchState, ctx: RunContext, step: int) -> tuple[list[
     temperature = designer.retry_temperature(settings.temperature, state.rejections_in_row)
     seed, notes = settings.seed * 100_003 + step, designer_notes(ctx)
     if settings.designer == "edits" and isinstance(ctx.space, Positional):
-        evaluated = state.evaluated()
-        mean = critic.credits(evaluated, {"model"})["model"].mean
-        record = designer.standing(ctx.space, evaluated, state.pool, mean) if nodes.ranks_by_evidence(ctx) else ""
-        found, usage = designer.candidates(ctx.askers["designer"], ctx.space, settings.dataset, state.trials,
+        standings = state.standings()
+        record = designer.standing(ctx.space, len(standings.groups.get("model", ())), len(standings.values),
+                                   state.pool, standings.mean("model")) if nodes.ranks_by_evidence(ctx) else ""
+        found, usage = designer.candidates(ctx.askers["designer"], ctx.space, settings.dataset,
+                                           state.best_first(designer.SHOWN), state.rejected(designer.SHOWN_REJECTED),
                                            ctx.journal, step, settings.candidates, temperature, seed, notes, record)
         return [Trial(step=0, arch=c.arch, source=c.source, rationale=c.rationale) for c in found], usage
     arch, rationale, usage = designer.propose(ctx.askers["designer"], ctx.space, settings.dataset, state.trials,

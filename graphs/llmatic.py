@@ -429,7 +429,7 @@ def _select(ctx: RunContext, state: LLMaticState, archives: Archives, readable: 
     rng = nodes.seeded(ctx, gen, "llmatic-pool")
     # An offspring evaluated before has its result reused at no cost: it takes no place in the batch.
     # One isomorphic to an evaluated cell (another string, the same network) is not evaluated again.
-    known = critic.index(state.evaluated())
+    known = state.index()
     reused, twins, fresh = [], [], []
     for plan, arch in readable:
         if arch in known.by_arch:
@@ -444,10 +444,12 @@ def _select(ctx: RunContext, state: LLMaticState, archives: Archives, readable: 
     # of 8 chosen from one step's 20 candidates was barely better than random (NB201 CIFAR-10,
     # budget 10: 93.17 against GENIUS's 94.34).  Capped so a paper-scale batch (100) stays cheap.
     scale = min(batch, POOL_CAP // max(ctx.settings.pool_rea + ctx.settings.pool_random, 1))
-    probe = state.model_copy(update={"pool": pool})
-    pool += search.rea_child(ctx, probe, rng, ctx.settings.pool_rea * scale, "rea")
-    probe = state.model_copy(update={"pool": pool})
-    pool += search.random_new(ctx, probe, rng, ctx.settings.pool_random * scale, "random")
+    # The contained search draws as the no-model twin does: the offspring are not in its way (a
+    # drawn twin of an offspring is merged by _distinct below).
+    own = search.rea_child(ctx, state.model_copy(update={"pool": []}), rng, ctx.settings.pool_rea * scale, "rea")
+    own += search.random_new(ctx, state.model_copy(update={"pool": own}), rng, ctx.settings.pool_random * scale,
+                             "random")
+    pool += own
     ranked, record, usage = nodes.rank_pool(ctx, state, pool, gen)
     update = {"critic_usage": usage} if usage is not None else {}
     ranked = _distinct(ctx, ranked)

@@ -37,9 +37,7 @@ from memory.archive import Archive
 from tools.archive_insert import archive_insert
 from tools.evaluate import evaluator
 
-POOL_LIMIT = 64
-
-  # candidates kept between rounds (the best-ranked ones)
+POOL_LIMIT = 64  # candidates kept between rounds (the best by evidence)
 
 
 def evaluate_arch(ctx: RunContext, arch: str, step: int, ready: dict | None = None) -> Evaluation:
@@ -98,7 +96,7 @@ def review(state: SearchState, runtime: Runtime[RunContext]) -> Command:
         ctx.journal.append(state.step, "critic", role="critic", data={"arch": chosen.arch, "accept": True,
                                                                       "kind": "ok", "reason": "critic off"})
         return Command(goto=passed, update={"pending": chosen.model_copy(update={"step": state.step}), "pool": rest})
-    evaluated = critic.index(state.evaluated())
+    evaluated = state.index()
     accepted, rejected = [], []
     for candidate in state.pool:
         verdict = critic.check_rules(ctx.space, settings.dataset, candidate.arch, evaluated,
@@ -130,9 +128,14 @@ def _choose(state: SearchState, ctx: RunContext, accepted: list[Trial]) -> tuple
     ranked, record, usage = rank_pool(ctx, state, accepted, state.step)
     by_arch = {c.arch: c for c in accepted}
     chosen = by_arch[ranked[0].arch].model_copy(update={"evidence": ranked[0].evidence})
-    rest = [by_arch[r.arch].model_copy(update={"evidence": r.evidence}) for r in ranked[1:]]
+    # The pool carried to the next round: the contained search's candidates as its no-model twin
+    # keeps them (its own order, see critic.allocate), beside the model's best by evidence, so the
+    # model's candidates never crowd out the contained search's.
+    kept = [r for r in ranked[1:] if critic.group_of(r.source) != "model"][:POOL_LIMIT] + \
+        sorted((r for r in ranked[1:] if critic.group_of(r.source) == "model"), key=lambda r: -r.score)[:POOL_LIMIT // 4]
+    rest = [by_arch[r.arch].model_copy(update={"evidence": r.evidence}) for r in kept]
     update = {"usage": state.add_usage("critic", usage)} if usage is not None else {}
-    return {"trial": chosen, "journal": record}, rest[:POOL_LIMIT], update
+    return {"trial": chosen, "journal": record}, rest, update
 
 
 def ranks_by_evidence(ctx: RunContext) -> bool:
@@ -158,7 +161,7 @@ def rank_pool(ctx: RunContext, state: SearchState, candidates: list[Trial],
     evidence = [c.evidence if set(c.evidence) == set(kinds) else  # carried over from an earlier round
                 evidence_tool.gather(ctx.space, c.arch, settings.dataset, kinds, settings.seed, prior)
                 for c in candidates]
-    ranked, credits = critic.allocate(critic.rank(candidates, evidence), state.evaluated())
+    ranked, credits = critic.allocate(candidates, evidence, state.standings())
     index, reason, usage = 0, _ranking_reason(ranked, credits), None
     if settings.critic == "llm":
         rationales = {c.arch: c.rationale for c in candidates if c.source in ("llm", "edit")}

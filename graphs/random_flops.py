@@ -41,7 +41,7 @@ def propose(state: SearchState, runtime: Runtime[RunContext]) -> dict:
     drawn = search.random_new(ctx, blank, random.Random(f"{ctx.settings.seed}:flops-pool"), pool_size(ctx.settings),
                               "flops")
     by_flops = sorted(drawn, key=lambda t: -ctx.space.cost(t.arch, ctx.settings.dataset)[0])
-    evaluated = critic.index(state.evaluated())
+    evaluated = state.index()
     # The pool is the same every round: a candidate the user refused (--approve) would come back forever.
     refused = {t.arch for t in state.trials if not t.accepted}
     for trial in by_flops:

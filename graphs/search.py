@@ -31,7 +31,7 @@ def acceptable(ctx: RunContext, state: SearchState, arch: str,
                evaluated: critic.Evaluated | None = None) -> bool:
     """Not evaluated (nor isomorphic to an evaluated architecture) and accepted by the rules
     (`evaluated`: the history's index, when the caller checks many candidates against it)."""
-    verdict = critic.check_rules(ctx.space, ctx.settings.dataset, arch, evaluated or state.evaluated(),
+    verdict = critic.check_rules(ctx.space, ctx.settings.dataset, arch, evaluated or state.index(),
                                  ctx.settings.max_flops_m, ctx.settings.max_params_m)
     return verdict.accept
 
@@ -40,7 +40,7 @@ def _draw(ctx: RunContext, state: SearchState, n: int, make: Callable[[], str], 
     # Canonical forms, not strings: LLMatic's 10 random starting cells held two isomorphic NB201
     # cells in 3 of 30 bench runs (the same network evaluated twice).
     taken = {ctx.space.canonical(t.arch) for t in state.pool}
-    evaluated = critic.index(state.evaluated())
+    evaluated = state.index()
     out: list[Trial] = []
     for _ in range(TRIES * max(n, 1)):
         if len(out) >= n:

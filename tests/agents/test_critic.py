@@ -74,3 +74,28 @@ def test_an_out_of_list_or_unreadable_choice_falls_back_to_the_ranking(tmp_path)
         asker = Asker(role="critic", label="fake", model=Scripted(answers=[answer]))
         index, reason, _ = choose_with_llm(asker, SPACE, "cifar10", ranked, {}, [], Journal(tmp_path / "e"), 3)
         assert index == 0 and "ranking decided" in reason
+
+
+def test_standings_kept_up_to_date_equal_those_counted_from_scratch():
+    import random
+
+    import pytest
+
+    from agents.critic import Standings, group_of
+    from spaces.base import Evaluation, Trial
+
+    rng = random.Random(3)
+    trials = [Trial(step=i, arch=f"a{i}", source=rng.choice(["llm", "edit", "rea", "random"]),
+                    evaluation=Evaluation(arch=f"a{i}", canonical=f"a{i}", val_acc=float(rng.randint(0, 9))))
+              for i in range(60)]  # many ties
+    kept = Standings()
+    for n, trial in enumerate(trials, 1):
+        kept.add(trial)
+        values = sorted(t.val_acc for t in trials[:n])
+        for group in ("model", "rea", "random"):
+            mine = [t.val_acc for t in trials[:n] if group_of(t.source) == group]
+            # (0-based average rank + 1/2) / n, from scratch
+            expected = [((values.index(v) + n - 1 - values[::-1].index(v)) / 2 + 0.5) / n for v in mine]
+            assert kept.mean(group) == (pytest.approx(sum(expected) / len(expected)) if mine else None)
+    single = Standings(trials[:1])
+    assert single.mean(group_of(trials[0].source)) == 0.5

@@ -123,6 +123,24 @@ def test_broken_answers_are_asked_again(tmp_path, bad, fault):
     assert answer.value == 42 and usage.faults == {fault: 1}
 
 
+def test_an_answer_always_cut_at_the_cap_costs_the_step_its_answer_not_the_run(tmp_path):
+    """A small model behind a local server that rambles past the cap every time: `ask` gives up
+    after its retries with None (the designer then proposes nothing this step), raising nothing."""
+    journal = Journal(tmp_path / "e.jsonl")
+    with FakeOpenAI(["truncated"]) as server:
+        asker, _ = remote_asker(server.url)
+        answer, usage = asker.ask([HumanMessage("q")], Answer, journal, step=0, retries=2)
+    assert answer is None and usage.faults == {"truncated_answer": 3} and len(server.requests) == 3
+
+
+def test_local_servers_are_sent_the_cap_under_the_name_they_read(tmp_path):
+    """langchain-openai names the cap max_completion_tokens, which llama.cpp's server ignores."""
+    with FakeOpenAI(["ok"]) as server:
+        asker, _ = remote_asker(server.url)
+        asker.ask([HumanMessage("q")], Answer, Journal(tmp_path / "e.jsonl"), step=0)
+    assert server.requests[0]["max_tokens"] == 384
+
+
 def test_a_role_that_keeps_failing_is_one_llm_error_naming_it(tmp_path):
     journal = Journal(tmp_path / "e.jsonl")
     with FakeOpenAI(["500"]) as server:
