@@ -85,6 +85,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from settings import Sandbox
 from spaces.base import FailureKind
 from training import datasets
 
@@ -138,11 +139,13 @@ class SandboxResult(BaseModel):
     test_predicted: list[int] | None = None
     cpu_seconds: float | None = None    # the child's user + system time
     confinement: str = ""               # the kernel's guards the child installed (see above)
+    sandbox: Sandbox | None = None      # warm: forked from a zygote; cold: a fresh interpreter
 
 
-def run(job: TrainJob, folder: Path, wall_seconds: float = 600.0) -> SandboxResult:
+def run(job: TrainJob, folder: Path, wall_seconds: float = 600.0, sandbox: Sandbox = "warm") -> SandboxResult:
     """Train `job` in a child confined to `folder`; `job.data` is the whole dataset, of which
-    the child sees all but the held-out labels."""
+    the child sees all but the held-out labels.  `sandbox`: the child is forked from this
+    thread's zygote (warm, training/warm.py) or is a fresh interpreter (cold)."""
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     result_path = folder / "result.json"
@@ -152,21 +155,37 @@ def run(job: TrainJob, folder: Path, wall_seconds: float = 600.0) -> SandboxResu
     job_path.write_text(json.dumps({**job.model_dump(mode="json"), "data": str(inputs), "sandbox": str(folder),
                                     "result": str(result_path), "protected": [str(result_path), str(job_path)]}))
     started = time.perf_counter()
+    if sandbox == "warm":
+        from training import warm
+
+        request = {"job": str(job_path), "folder": str(folder), "env": _env(job, folder), "data": str(inputs)}
+        try:
+            returncode, timed_out, cpu = warm.for_this_thread(_clean_env()).run(request, wall_seconds)
+        except warm.ZygoteDied as err:
+            return SandboxResult(failure="crashed", detail=str(err)[:400], sandbox=sandbox,
+                                 wall_seconds=round(time.perf_counter() - started, 4))
+    else:
+        returncode, timed_out, cpu = _cold(job_path, folder, _env(job, folder), wall_seconds)
+    result = _result(returncode, timed_out, cpu, job.cpu_seconds, result_path, folder, wall_seconds)
+    return _scored(result, job).model_copy(update={"wall_seconds": round(time.perf_counter() - started, 4),
+                                                   "cpu_seconds": round(cpu, 3), "sandbox": sandbox})
+
+
+def _cold(job_path: Path, folder: Path, env: dict[str, str], wall_seconds: float) -> tuple[int, bool, float]:
+    """A fresh interpreter runs trainer.py: (returncode, timed out, CPU s)."""
     with open(folder / "stdout.txt", "wb") as out, open(folder / "stderr.txt", "wb") as err:
         child = subprocess.Popen([sys.executable, "-I", str(TRAINER), str(job_path)], cwd=folder,
-                                 stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=_env(job, folder),
-                                 start_new_session=True)
+                                 stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         timed_out, cpu = _wait(child, wall_seconds)
-    result = _result(child.returncode, timed_out, cpu, job.cpu_seconds, result_path, folder, wall_seconds)
-    return _scored(result, job).model_copy(update={"wall_seconds": round(time.perf_counter() - started, 4),
-                                                   "cpu_seconds": round(cpu, 3)})
+    return child.returncode, timed_out, cpu
 
 
 def _wait(child: subprocess.Popen, wall_seconds: float) -> tuple[bool, float]:
     """Wait for the child to end, or kill it at the wall-clock limit; then kill what is left of
     its process group (whatever the candidate started).  The group is killed while the child
     is an unreaped zombie, so its id cannot have been reused.  Reaped with os.wait4, not
-    Popen.wait: its CPU time tells a CPU-limit kill from the OOM killer.  (timed out, CPU s)"""
+    Popen.wait: its CPU time tells a CPU-limit kill from the OOM killer.  (timed out, CPU s)
+    The zygote does the same for a warm child (training/zygote.py)."""
     deadline, pause, timed_out = time.monotonic() + wall_seconds, 0.005, False
     while os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:  # not reaped
         if time.monotonic() >= deadline:
@@ -180,9 +199,14 @@ def _wait(child: subprocess.Popen, wall_seconds: float) -> tuple[bool, float]:
     return timed_out, usage.ru_utime + usage.ru_stime
 
 
+def _clean_env() -> dict[str, str]:
+    """What this process's environment passes on to a child: nothing secret."""
+    return {k: os.environ[k] for k in ENV_KEPT if k in os.environ}
+
+
 def _env(job: TrainJob, folder: Path) -> dict[str, str]:
     """A clean environment: nothing secret reaches the candidate."""
-    env = {k: os.environ[k] for k in ENV_KEPT if k in os.environ}
+    env = _clean_env()
     # TMPDIR: torch's own temporary files stay inside.  OMP_WAIT_POLICY=PASSIVE: OpenMP threads
     # that spin-wait on a shared, busy machine made 2-thread training 10-15x slower (measured).
     env.update({"OMP_NUM_THREADS": str(job.threads), "MKL_NUM_THREADS": str(job.threads), "HOME": str(folder),
