@@ -145,13 +145,13 @@ def throughput(bench: Bench, data: Path, args, threads: int) -> dict:
             "ratio_cold_to_plain": round(median(cold) / median(plain), 3)}
 
 
-def workers(root: Path, data_dir: Path, candidates: int, train: int) -> dict:
-    """(c): the same random networks with 1 and 2 local workers (warm), twice each, alternating."""
+def workers(root: Path, data_dir: Path, candidates: int, train: int, rounds: int) -> dict:
+    """(c): the same random networks with 1 and 2 local workers (warm), `rounds` times each, alternating."""
     rng = random.Random(0)
     networks = [vet(random_network(rng)) for _ in range(candidates)]
     training = TrainingSettings(**RECIPE, train_subset=train, eval_subset=500).model_dump(mode="json")
     walls: dict[int, list[float]] = {1: [], 2: []}
-    for round_, count in enumerate((1, 2, 1, 2)):
+    for round_, count in enumerate((1, 2) * rounds):
         pool = executors.LocalExecutor(workers=count, gpus=0)
         batch = [{"code": code, "canonical": canonical, "dataset": "mnist", "training": training,
                   "workdir": str(root / f"c{round_}"), "data_dir": str(data_dir)} for code, canonical in networks]
@@ -184,7 +184,7 @@ def main() -> None:
     out: dict = {"cores": os.cpu_count(), "load_avg_start": [round(x, 2) for x in os.getloadavg()]}
     out.update(_on_a_thread(lambda: {**startup(Bench(root / "a", data_dir, threads), args.repeats),
                                      **throughput(Bench(root / "b", data_dir, threads), data, args, threads)}))
-    out.update(workers(root, data_dir, args.candidates, args.train))
+    out.update(workers(root, data_dir, args.candidates, args.train, 1 if args.smoke else 2))
     out["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(out) if args.json else json.dumps(out, indent=2))
 
