@@ -55,6 +55,7 @@ CASES = {
     "proxy_correlation.py": Case(["--n", "4", "--datasets", "cifar10", "--proxies", "synflow"], "synflow"),
     "train_throughput.py": Case(["--smoke", "--json"], '"startup_s"'),
     "training_signal.py": Case(["--networks", "2", "--dataset", "digits"], "new/old"),
+    "warm_search.py": Case(["--budget", "2", "--dataset", "digits", "--json"], '"same_networks_and_accuracies": true'),
 }
 
 
