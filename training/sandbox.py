@@ -1,13 +1,17 @@
 """Run generated network code in a sandboxed child process, never in the search's process.
 
-`run(job, folder)` writes the job to `folder/job.json` and starts
+`run(job, folder)` writes the job to `folder/job.json` and runs `trainer.main(folder/job.json)`
+in a child of its own session, with `folder` (inside the run folder) as working directory and an
+environment holding no API keys.  The child is either
 
-    python -I training/trainer.py folder/job.json
+- warm (the default): forked from this thread's zygote, a process that imported torch once
+  (training/warm.py, training/zygote.py): a fork instead of an interpreter's start-up; or
+- cold (`--sandbox cold`): a fresh `python -I training/trainer.py folder/job.json`.
 
-in its own process group, with `folder` (inside the run folder) as working directory and an
-environment holding no API keys.  Every way it can end is a typed `SandboxResult` (`failure`
-from spaces.base.FailureKind), never an exception here.  tests/training/test_hostile.py runs
-a catalogue of hostile candidates (tests/training/hostile/) that pass the static check.
+Both confine themselves the same way, in trainer.main, before the candidate's code is read.
+Every way it can end is a typed `SandboxResult` (`failure` from spaces.base.FailureKind), never
+an exception here.  tests/training/test_hostile.py runs a catalogue of hostile candidates
+(tests/training/hostile/) that pass the static check, on both paths.
 
 What is covered:
 - the metric: the child gets the training split and the held-out *images* only
@@ -22,12 +26,22 @@ What is covered:
     is refused; from ABI 4 (Linux 6.7) TCP connect/bind; from ABI 6 (6.12) signals to, and
     abstract sockets of, processes outside the sandbox.  This holds for native code too
     (torch's own file writers, which the audit hook does not see).
+    Landlock also refuses ptrace of (and so reading the memory of) processes outside the
+    sandbox: the search's, and the zygote's on the warm path.
   - a network namespace with no interface, when the child may make one (root).
+  - seccomp (x86_64, aarch64): no new process (fork, vfork, clone without CLONE_THREAD;
+    threads are allowed), from Python or native code (`_posixsubprocess.fork_exec` raises
+    no audit event).
   `SandboxResult.confinement` says what was installed; without them only the audit hook
   and the limits below remain (the candidate still runs).
-- wall clock: `wall_seconds`, then the whole process group is killed (SIGKILL), so
-  threads or children of the candidate die with it -> `timeout`; the group is killed after
-  a normal exit too, so nothing the candidate started outlives it;
+- the zygote (warm path) never runs candidate code and holds no secret (the clean environment;
+  no job file; the label-free arrays); a child is a copy-on-write copy of it, so what a
+  candidate changes in memory (torch patched, the preloaded arrays overwritten) no later
+  candidate sees; it is a subreaper and kills whatever a child left behind; a zygote that
+  dies is replaced, and the job it ran runs once more.
+- wall clock: `wall_seconds`, then the whole process group is killed (SIGKILL; by the zygote
+  on the warm path), so threads or children of the candidate die with it -> `timeout`; the
+  group is killed after a normal exit too, so nothing the candidate started outlives it;
 - CPU time: RLIMIT_CPU -> SIGXCPU, or SIGKILL at the hard limit when the candidate ignores
   SIGXCPU (told apart by the child's CPU time) -> `timeout`;
 - memory: RLIMIT_AS in the child, on top of what torch and the data already mapped ->
@@ -42,7 +56,8 @@ What is covered:
   own files; a refusal is recorded even when the candidate catches it -> `refused`.  Errors of the kernel's guards (EACCES,
   ENETUNREACH, EFBIG) -> `refused` too.  HOME and TMPDIR point into `folder`.
 - descriptors: the child inherits none of the search's open files (sockets, the journal, the
-  checkpoint database), only /dev/null as stdin and its own stdout/stderr files (close_fds);
+  checkpoint database), nor the zygote's (its socket to the search), only /dev/null as stdin
+  and its own stdout/stderr files;
 - the child ends with os._exit after writing its result: threads it started (daemon or not)
   and its atexit handlers do not run on.
 
@@ -61,10 +76,14 @@ What is not covered (say so to users):
   no secrets unless the user put some in the Python installation.
 - Without a network namespace: UDP and raw sockets from native code (the audit hook sees
   Python's sockets only; Landlock covers TCP only).  No torch API was found that opens them.
-- Processes: Linux offers no per-sandbox process count (RLIMIT_NPROC counts all of the
-  user's processes, and root ignores it); a process created by native code and moved to
-  another session would escape the group kill.  Python's fork/spawn are refused, and
-  nothing can be executed under Landlock.
+- Processes: without seccomp (another architecture), a process created by native code (or
+  `_posixsubprocess.fork_exec`) and moved to another session escapes the group kill on the
+  cold path (on the warm path the zygote, their subreaper, kills it after the job).  Python's
+  fork/spawn are refused by the audit hook, and nothing can be executed under Landlock.
+- The warm path's children share with the zygote what was mapped before the fork (copy-on-
+  write, so nothing written is shared; what one child read, another cannot see), including
+  the state of torch's random generators and the addresses of its libraries (no fresh
+  address-space layout per candidate).
 - Disk: the sandbox folder itself can be filled with many files of up to `file_mb` each;
   CPU caches, timing and the GPU (the one the executor assigned, CUDA_VISIBLE_DEVICES) are
   shared with the machine.

@@ -113,6 +113,13 @@ class Zygote:
         self.env, self.starts = env, 0
         self._box: list[_Process] = []  # the running one, if any (the finaliser must not hold self)
         weakref.finalize(self, _stop, self._box)
+        _everyone.add(self)
+
+    def forget(self) -> None:
+        """In a forked copy of this process: the zygote is the original's; let it be."""
+        for process in self._box:
+            process.socket.close()  # our copy of the descriptor only
+        self._box.clear()
 
     @property
     def pid(self) -> int | None:
@@ -167,6 +174,10 @@ def _kill_group(pgid: int) -> None:
 
 
 _local = threading.local()
+_everyone: "weakref.WeakSet[Zygote]" = weakref.WeakSet()
+# A process forked from this one (the benchmark grid's workers are) inherits the zygote handles:
+# it must start its own, and never stop, wait for or clean up the original's.
+os.register_at_fork(after_in_child=lambda: [zygote.forget() for zygote in list(_everyone)])
 
 
 def for_this_thread(env: dict[str, str]) -> Zygote:

@@ -215,19 +215,20 @@ def kill_leftovers(seconds: float = 5.0) -> int:
             return killed
         if pid:
             continue  # reaped one; look again
-        for other in _children():
+        for other in children(os.getpid()):
             kill_group(other)
             killed += 1
         time.sleep(0.01)
     return killed
 
 
-def _children() -> list[int]:
-    me, found = os.getpid(), []
-    for entry in os.listdir("/proc"):
+def children(parent: int) -> list[int]:
+    """The processes whose parent is `parent` (from /proc)."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{entry}/stat") as f:
-                if int(f.read().rsplit(")", 1)[1].split()[1]) == me:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == parent:
                     found.append(int(entry))
         except (OSError, ValueError, IndexError):
             continue

@@ -25,7 +25,9 @@ import pytest
 
 from settings import TrainingSettings
 from spaces.torch_code import CodeError, canonical_form, check, vet
+from tests.training.test_sandbox import net
 from training import jobs, warm
+from training.zygote import children
 
 HOSTILE = Path(__file__).parent / "hostile"
 NAMES = sorted(p.stem for p in HOSTILE.glob("*.py"))
@@ -46,19 +48,6 @@ SCORES = ("failure", "val_acc", "test_acc", "flops_m", "params_m", "width", "dep
 # candidate follows only the samples aimed at what could: a process, a thread, the parent.
 OUTLIVING = ("poison_shared_modules", "threads", "leave_process", "atexit_hook", "fork_workers", "kill_parent",
              "signal_parent_pidfd", "ptrace_parent")
-# The candidate trained after each sample: a linear network, which learns digits well in one tiny epoch.
-HONEST = """import torch
-import torch.nn as nn
-
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(3 * 32 * 32, 10)
-
-    def forward(self, x):
-        return self.fc(torch.flatten(x, 1))
-"""
 
 
 def source(name: str, canary: Path = Path("/nonexistent"), port: int = 9) -> str:
@@ -125,7 +114,7 @@ def outcome(request, tmp_path_factory):
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.2)
     port = listener.getsockname()[1]
-    honest = vet(HONEST)
+    honest = vet(net())  # a linear network: it learns digits well in one tiny epoch
 
     def train(code: str, canonical: str, workdir: Path, wall: float = TINY["wall_seconds"]) -> dict:
         training = TrainingSettings(**{**TINY, "wall_seconds": wall, "sandbox": sandbox}).model_dump(mode="json")
@@ -222,9 +211,7 @@ def test_no_side_effect_outside_the_sandbox_folders(outcome):
     ours = {pid for pid, _ in outcome.zygotes}
     assert not any(_proc_status(pid) for pid in ours)  # the workers' zygotes ended with their threads
     main_zygote = warm.for_this_thread({}).pid  # the reference's (this thread's), if any
-    children = [pid for pid in filter(str.isdigit, os.listdir("/proc"))
-                if _parent_of(pid) == os.getpid() and int(pid) != main_zygote]
-    assert children == []
+    assert [pid for pid in children(os.getpid()) if pid != main_zygote] == []
 
 
 def _proc_status(pid: int) -> dict[str, str]:
@@ -238,11 +225,3 @@ def _proc_status(pid: int) -> dict[str, str]:
 def _environ(pid: int) -> str:
     with open(f"/proc/{pid}/environ", "rb") as f:
         return f.read().decode(errors="replace")
-
-
-def _parent_of(pid: str) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None

@@ -17,25 +17,14 @@ import pytest
 from graphs.run import execute, prepare
 from memory.runs import RunDir
 from settings import load_settings
+from tests.training.test_sandbox import net
 from training import sandbox, warm
 from training.sandbox import TrainJob
+from training.zygote import children
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow  # each test starts a zygote (an interpreter that imports torch)
 
-NET = """import torch
-import torch.nn as nn
-
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        {init}
-        self.fc = nn.Linear(3 * 32 * 32, 10)
-
-    def forward(self, x):
-        return self.fc(torch.flatten(x, 1))
-"""
 TINY = {"epochs": 1, "train_subset": 512, "eval_subset": 64, "batch_size": 32}
 
 
@@ -47,25 +36,13 @@ def data(tmp_path_factory):
 
 
 def train(data, folder: Path, init: str = "pass", wall: float = 60.0):
-    job = TrainJob(code=NET.format(init=init), data=data, threads=1, train_subset=256, val_subset=64, test_subset=64)
+    job = TrainJob(code=net(init=init), data=data, threads=1, train_subset=256, val_subset=64, test_subset=64)
     return sandbox.run(job, folder, wall, "warm")
 
 
 def zygotes_of(pid: int) -> list[int]:
     """The zygote processes `pid` started (children running training/zygote.py)."""
-    return [child for child in _children(pid) if "zygote.py" in _cmdline(child)]
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry))
-        except (OSError, IndexError, ValueError):
-            pass
-    return found
+    return [child for child in children(pid) if "zygote.py" in _cmdline(child)]
 
 
 def _cmdline(pid: int) -> str:
@@ -132,7 +109,7 @@ def test_a_zygote_killed_during_a_job_is_replaced_and_the_job_runs_again(data, t
             deadline = time.monotonic() + 30
             while not marker.exists() and time.monotonic() < deadline:
                 time.sleep(0.01)
-            orphans.extend(_children(pid))
+            orphans.extend(children(pid))
             os.kill(pid, signal.SIGKILL)
 
         killer = threading.Thread(target=kill_when_the_candidate_runs)
@@ -159,6 +136,20 @@ def _state(pid: int) -> str:
         return ""
 
 
+def test_a_forked_copy_of_the_search_leaves_the_zygote_to_the_original():
+    """The benchmark grid forks its workers: a worker must start its own zygote, not talk to (or
+    stop, or clean up after) the one of the process it was forked from."""
+    zygote = warm.Zygote({})
+    before = zygote.status()
+    child = os.fork()
+    if child == 0:
+        os._exit(0 if zygote.status()["pid"] != before["pid"] else 1)  # the copy's own zygote
+    assert os.waitpid(child, 0)[1] == 0
+    after = zygote.status()
+    assert after["pid"] == before["pid"] and zygote.starts == 1  # the original's still answers
+    assert Path(after["environ"]["HOME"]).is_dir()  # and its folder was not cleaned up by the copy
+
+
 def test_a_zygote_killed_in_the_middle_of_a_search_is_replaced_and_the_search_finishes(tmp_path):
     settings = load_settings(runs_dir=tmp_path, graph="random", space="torch-code", dataset="digits", budget=8,
                              training=TINY)
@@ -173,7 +164,7 @@ def test_a_zygote_killed_in_the_middle_of_a_search_is_replaced_and_the_search_fi
             for zygote in zygotes_of(os.getpid()):
                 seen.add(zygote)
                 done = len(list(reports.glob("*/report.json"))) if reports.exists() else 0
-                if not killed and done >= 2 and _children(zygote):  # it is running a child now
+                if not killed and done >= 2 and children(zygote):  # it is running a child now
                     os.kill(zygote, signal.SIGKILL)
                     killed.append(zygote)
             time.sleep(0.01)
