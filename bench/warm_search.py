@@ -3,20 +3,26 @@ and once with the cold one, the same seed and the same answers (a scripted desig
 seeded shape-preserving edit of the first network in its prompt, so equal prompts get equal
 answers; the trainings are deterministic, so both searches see the same prompts).
 
-    python bench/warm_search.py [--budget 30] [--seed 0] [--dataset mnist] [--json]
+    python bench/warm_search.py [--budget 30] [--seed 0] [--dataset mnist] [--rounds 1] [--json]
 
-Prints the wall seconds of each search (the warm one includes starting its zygote), the ratio,
-the sandboxed jobs each ran (trainings and the tiny measuring jobs LLMatic's descriptors need)
-and their seconds, and whether both evaluated the same networks with the same accuracies.
+Each search runs in a fresh process (its imports, and the warm one's zygote start, included);
+rounds alternate the order (warm, cold; cold, warm; ...) so a drift in the machine's load hits
+both.  Prints each search's seconds (execute() and the whole process), the ratio of the medians,
+the sandboxed jobs (trainings and the tiny measuring jobs LLMatic's descriptors need), the
+seconds spent training, and whether every search evaluated the same networks with the same
+accuracies.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
 import re
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +49,7 @@ def edit(messages) -> str:
 
 
 def search(root: Path, sandbox: str, budget: int, seed: int, dataset: str) -> dict:
-    settings = prepare(load_settings(runs_dir=root / sandbox, graph="llmatic", space="torch-code", dataset=dataset,
+    settings = prepare(load_settings(runs_dir=root, graph="llmatic", space="torch-code", dataset=dataset,
                                      seed=seed, budget=budget, training={"sandbox": sandbox}))
     run = RunDir.create(settings)
     designer = Asker(role="designer", label="scripted", model=Scripted(answers=[edit]))
@@ -52,9 +58,20 @@ def search(root: Path, sandbox: str, budget: int, seed: int, dataset: str) -> di
     seconds = time.perf_counter() - started
     evaluated = [(e.data["canonical"], e.data["val_acc"]) for e in run.journal().events() if e.kind == "evaluation"]
     reports = [json.loads(p.read_text()) for p in (run.path / "sandbox").glob("*/report.json")]
-    return {"seconds": round(seconds, 1), "evaluations": result["evaluations"], "evaluated": evaluated,
+    return {"sandbox": sandbox, "seconds": round(seconds, 1), "evaluations": result["evaluations"],
             "sandbox_jobs": len(reports), "sandbox_seconds": round(sum(r["sandbox_seconds"] or 0.0 for r in reports), 1),
-            "best_val_acc": result["best"]["val_acc"] if result.get("best") else None}
+            "train_seconds": round(sum(r["train_seconds"] or 0.0 for r in reports), 1),
+            "evaluated": hashlib.sha256(json.dumps(evaluated).encode()).hexdigest()[:16],
+            "load_avg": [round(x, 2) for x in os.getloadavg()]}
+
+
+def one_process(sandbox: str, args) -> dict:
+    """A search in a fresh process, as a user runs one: its imports and its zygote's start included."""
+    command = [sys.executable, __file__, "--sandbox", sandbox, "--budget", str(args.budget), "--seed", str(args.seed),
+               "--dataset", args.dataset]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "process_seconds": round(time.perf_counter() - started, 1)}
 
 
 def main() -> None:
@@ -62,19 +79,28 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dataset", default="mnist")
+    parser.add_argument("--rounds", type=int, default=1, help="warm, cold; then cold, warm; ... (drifts in load cancel)")
     parser.add_argument("--json", action="store_true", help="one line of JSON")
+    parser.add_argument("--sandbox", choices=("warm", "cold"), help="one search in this process (what each round runs)")
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="archagents-warm-search-"))
+    if args.sandbox:
+        print(json.dumps(search(Path(tempfile.mkdtemp(prefix="archagents-warm-search-")), args.sandbox, args.budget,
+                                args.seed, args.dataset)))
+        return
     out: dict = {"cores": os.cpu_count(), "budget": args.budget, "seed": args.seed, "dataset": args.dataset,
                  "load_avg_start": [round(x, 2) for x in os.getloadavg()]}
-    runs = {}
-    for sandbox in ("warm", "cold"):  # warm first: its time includes starting the executor's zygote
-        runs[sandbox] = search(root, sandbox, args.budget, args.seed, args.dataset)
-        out[f"load_avg_after_{sandbox}"] = [round(x, 2) for x in os.getloadavg()]
-    for sandbox, found in runs.items():
-        out.update({f"{sandbox}_{k}": v for k, v in found.items() if k != "evaluated"})
-    out["ratio_cold_over_warm"] = round(runs["cold"]["seconds"] / runs["warm"]["seconds"], 2)
-    out["same_networks_and_accuracies"] = runs["warm"]["evaluated"] == runs["cold"]["evaluated"]
+    order = [s for r in range(args.rounds) for s in (("warm", "cold") if r % 2 == 0 else ("cold", "warm"))]
+    runs = [one_process(sandbox, args) for sandbox in order]
+    for sandbox in ("warm", "cold"):
+        mine = [r for r in runs if r["sandbox"] == sandbox]
+        out[f"{sandbox}_seconds"] = [r["seconds"] for r in mine]
+        out[f"{sandbox}_process_seconds"] = [r["process_seconds"] for r in mine]
+        out[f"{sandbox}_sandbox_jobs"] = mine[0]["sandbox_jobs"]
+        out[f"{sandbox}_train_seconds"] = [r["train_seconds"] for r in mine]
+        out[f"{sandbox}_load_avg_after"] = [r["load_avg"] for r in mine]
+    out["ratio_cold_over_warm"] = round(statistics.median(out["cold_seconds"]) / statistics.median(out["warm_seconds"]), 2)
+    out["same_networks_and_accuracies"] = len({r["evaluated"] for r in runs}) == 1
+    out["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(out) if args.json else json.dumps(out, indent=2))
 
 

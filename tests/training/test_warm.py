@@ -80,6 +80,14 @@ def test_the_zygote_has_one_thread_no_cuda_no_secret_and_nothing_open(data, tmp_
     assert sum(t.startswith("socket:") for t in open_files) == 1  # its end of the socket to us
 
 
+def test_the_child_gets_the_gpu_the_executor_gave_it_before_cuda_starts(data, tmp_path):
+    """CUDA reads CUDA_VISIBLE_DEVICES when it initialises, which is in the child, after the fork."""
+    code = "import os\n        assert os.environ.get('CUDA_VISIBLE_DEVICES') == '1', os.environ.get('CUDA_VISIBLE_DEVICES')"
+    job = TrainJob(code=net(init=code), data=data, threads=1, train_subset=64, val_subset=16, test_subset=16, gpu=1)
+    result = _in_thread(lambda: sandbox.run(job, tmp_path / "box", 60.0, "warm"))
+    assert result.failure is None, result.detail
+
+
 def test_a_zygote_that_died_between_jobs_is_replaced(data, tmp_path):
     def two_jobs():
         zygote = warm.for_this_thread({})
