@@ -38,7 +38,7 @@ def checkpoint_at(run: RunDir, step: int):
         raise UserError(f"run {run.id} has no checkpoints")
     with closing(sqlite3.connect(run.checkpoint_path, check_same_thread=False)) as connection:
         seen = set()
-        for saved in checkpointer(connection).list(_config(run)):  # newest first
+        for saved in checkpointer(connection, run).list(_config(run)):  # newest first
             values = saved.checkpoint["channel_values"]
             at = journal_step(values)
             seen.add(at)
@@ -67,6 +67,6 @@ def fork(parent: RunDir, step: int, model_flags: list[str] | None = None) -> Run
                                       "models": {r: s.label() for r, s in settings.models}})
     with closing(sqlite3.connect(child.checkpoint_path, check_same_thread=False)) as connection:
         checkpoint = saved.checkpoint
-        checkpointer(connection).put(_config(child), checkpoint, {**saved.metadata, "source": "fork"},
+        checkpointer(connection, child).put(_config(child), checkpoint, {**saved.metadata, "source": "fork"},
                                      checkpoint["channel_versions"])
     return child

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from agents.structured import Usage
-from memory.archive import Archive
 from spaces.base import Trial
 
 if TYPE_CHECKING:
@@ -23,7 +22,6 @@ class SearchState(BaseModel):
     rejections_in_row: int = 0          # rounds without an accepted candidate since the last evaluation
     fallbacks: int = 0                  # search steps used instead of a designer answer
     parse_failures: int = 0             # designer answers that never parsed
-    archive: Archive = Archive()
     usage: dict[str, Usage] = {}        # per role
     done: bool = False
     stop_reason: str = ""

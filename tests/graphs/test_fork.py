@@ -14,14 +14,14 @@ from tests.recorded import ANSWERS, record
 
 def snapshot(run):
     with closing(sqlite3.connect(run.checkpoint_path)) as connection:
-        app = genius.build(run.settings()).compile(checkpointer=checkpointer(connection))
+        app = genius.build(run.settings()).compile(checkpointer=checkpointer(connection, run))
         return app.get_state({"configurable": {"thread_id": run.id}})
 
 
 def parent_state_at(run, step):
     """Independently of graphs/fork.py: the newest state in LangGraph's history at `step`."""
     with closing(sqlite3.connect(run.checkpoint_path)) as connection:
-        app = genius.build(run.settings()).compile(checkpointer=checkpointer(connection))
+        app = genius.build(run.settings()).compile(checkpointer=checkpointer(connection, run))
         return next(s for s in app.get_state_history({"configurable": {"thread_id": run.id}})
                     if s.values.get("step") == step)
 
