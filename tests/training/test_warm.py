@@ -144,6 +144,22 @@ def _state(pid: int) -> str:
         return ""
 
 
+def test_a_zygote_ends_when_its_search_dies_between_jobs():
+    """kill -9 of the search while its zygote waits for the next job: the zygote reads the end of
+    its socket and exits (mid-job, the kill -9 test below covers it)."""
+    script = ("import os, sys; from training import warm; "
+              "zygote = warm.Zygote({}); print(zygote.status()['pid'], flush=True); os._exit(0)")  # no finaliser runs
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    zygote = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 30
+    while _state(zygote) not in ("", "Z") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive = _state(zygote) not in ("", "Z")
+    if alive:
+        os.kill(zygote, signal.SIGKILL)
+    assert not alive, "the zygote outlived its search"
+
+
 def test_a_forked_copy_of_the_search_leaves_the_zygote_to_the_original():
     """The benchmark grid forks its workers: a worker must start its own zygote, not talk to (or
     stop, or clean up after) the one of the process it was forked from."""
