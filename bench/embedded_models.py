@@ -2,6 +2,7 @@
 each embedded model, on NB201 CIFAR-10, several seeds, through the benchmark grid.
 
     python bench/embedded_models.py [--seeds 5] [--jobs 2] [--models smollm2-135m,qwen2.5-coder-0.5b,...] [--table-only]
+    python bench/embedded_models.py --models smollm2-135m --graphs genius --seeds 1 --budget 1   # that it runs
 
 Per model and graph: mean +- std test accuracy of the best-by-validation cell; the share of the
 model's proposals that were new and valid (GENIUS: candidates the designer wrote that the Critic's
@@ -72,13 +73,15 @@ def main() -> None:
     parser.add_argument("--graphs", default="genius,llmatic")
     parser.add_argument("--out", type=Path, default=Path("bench"))
     parser.add_argument("--table-only", action="store_true", help="tabulate the runs already there, run nothing")
+    parser.add_argument("--budget", type=int, help="every graph's budget (default: each graph's own, as above)")
     args = parser.parse_args()
+    budgets = {graph: args.budget or budget for graph, budget in BUDGETS.items()}
     rows = []
     for model in args.models.split(","):
         for graph in args.graphs.split(","):
             grid = bench_grid.validate(bench_grid.Grid(
                 name=f"embedded-{model}-{graph}", graphs=[graph], space="nb201", datasets=["cifar10"],
-                budgets=[BUDGETS[graph]], seeds=args.seeds, jobs=args.jobs))
+                budgets=[budgets[graph]], seeds=args.seeds, jobs=args.jobs))
             shared = bench_grid.shared_settings(grid, [f"all=embedded:{model}"], None)
             path = bench_grid.folder(args.out, grid.name)
             if not args.table_only:
@@ -102,7 +105,7 @@ def main() -> None:
     print("\n| model | graph (budget) | seeds | test acc (mean ± std) | new and valid proposals | "
           "evaluated from the model | s per call | wall s per run |\n|---|---|---|---|---|---|---|---|")
     for model, graph, n, mean, std, share, chosen, per_call, wall in rows:
-        print(f"| {model} | {graph} ({BUDGETS[graph]}) | {n} | {mean:.2f} ± {std:.2f} | {100 * share:.0f}% | "
+        print(f"| {model} | {graph} ({budgets[graph]}) | {n} | {mean:.2f} ± {std:.2f} | {100 * share:.0f}% | "
               f"{100 * chosen:.0f}% | {per_call:.1f} | {wall:.0f} |")
 
 

@@ -16,13 +16,16 @@ def evaluate(*args, cwd):
 
 
 @pytest.mark.slow
-def test_evaluate_trains_a_file_and_prints_the_typed_result(tmp_path):
+@pytest.mark.parametrize("sandbox", ["warm", "cold"])
+def test_evaluate_trains_a_file_and_prints_the_typed_result(tmp_path, sandbox):
     (tmp_path / "net.py").write_text(SEED_NETWORK)
     (tmp_path / "archagents.toml").write_text("[training]\ntrain_subset = 256\neval_subset = 128\n")
-    done = evaluate("--space", "torch-code", "net.py", "--epochs", "1", "--runs-dir", "runs", cwd=tmp_path)
+    done = evaluate("--space", "torch-code", "net.py", "--epochs", "1", "--sandbox", sandbox, "--runs-dir", "runs",
+                    cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["failure"] is None and 0 <= report["val_acc"] <= 100 and report["dataset"] == "mnist"
+    assert report["sandbox"] == sandbox
     assert report["epochs"] == 1 and report["flops_m"] == pytest.approx(0.013312)
 
 
@@ -59,6 +62,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
 @pytest.mark.parametrize("args,message", [
     (["--executor", "nope"], "training.executor"),
     (["--workers", "0"], "training.workers"),
+    (["--sandbox", "tepid"], "training.sandbox"),
     (["--dataset", "cifar10"], "CIFAR-10 not found"),
 ])
 def test_search_training_flags_are_checked(tmp_path, args, message):

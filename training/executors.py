@@ -4,12 +4,15 @@
   when there are GPUs (CUDA_VISIBLE_DEVICES set per child), else N CPU workers that
   share the cores (each child gets cores // N torch threads, so two workers on two
   cores do not fight over them).  Threads only wait for the children here; the work
-  is in the child processes.
+  is in the child processes.  Each worker thread has its own zygote (the warm sandbox,
+  training/warm.py), which ends with the thread.
 - `RayExecutor` (`--executor ray`, the optional [ray] extra): schedules each training as
   a Ray task with `num_cpus` / `num_gpus` resources on an existing cluster (`--ray-address`
   or RAY_ADDRESS; a local one when neither is given).  A task runs the same sandbox on
   the node Ray picks, so the nodes need the project at the same path (a shared file
-  system), as the data cache and the run folder are read and written there.
+  system), as the data cache and the run folder are read and written there.  A Ray worker
+  process runs one task at a time and is reused for the next (max_calls 0), so it keeps
+  one zygote for all the tasks it runs.
 
 `submit(kwargs)` takes `tools.train_on_gpu.train_here` arguments and returns a
 concurrent Future of the report dict; `map` runs a batch.  `shared(training)` keeps one

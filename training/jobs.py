@@ -51,9 +51,10 @@ class TrainReport(BaseModel):
     epochs: int = 0
     images_per_second: float | None = None
     train_seconds: float | None = None
-    sandbox_seconds: float | None = None  # spawn to exit, as the parent saw it
+    sandbox_seconds: float | None = None  # start (fork or spawn) to exit, as the parent saw it
     device: str | None = None
     confinement: str = ""  # the kernel's guards the sandbox installed (training/sandbox.py)
+    sandbox: str | None = None  # warm (forked from a zygote) or cold (a fresh interpreter)
     key: str = ""
 
 
@@ -140,7 +141,7 @@ def _train(code: str, canonical: str, dataset: str, seed: int, workdir: str | No
                            train_subset=settings.train_subset, val_subset=settings.eval_subset,
                            test_subset=settings.eval_subset, threads=threads or os.cpu_count() or 1,
                            cpu_seconds=settings.cpu_seconds, memory_mb=settings.memory_mb, gpu=gpu)
-    result = sandbox.run(job, folder / "sandbox", settings.wall_seconds)
+    result = sandbox.run(job, folder / "sandbox", settings.wall_seconds, settings.sandbox)
     report = to_report(result, code, canonical, dataset, settings.epochs, folder.name)
     write_atomically(folder / "report.json", report.model_dump_json())
     return report.model_dump(mode="json")
@@ -166,4 +167,4 @@ def to_report(result, code: str, canonical: str, dataset: str, epochs: int, key:
                        width=result.width, depth=result.depth, descriptors=descriptors, failure=result.failure,
                        detail=result.detail, epochs=epochs, images_per_second=result.images_per_second,
                        train_seconds=result.train_seconds, sandbox_seconds=result.wall_seconds,
-                       device=result.device, confinement=result.confinement, key=key)
+                       device=result.device, confinement=result.confinement, sandbox=result.sandbox, key=key)

@@ -1,13 +1,17 @@
 """Run generated network code in a sandboxed child process, never in the search's process.
 
-`run(job, folder)` writes the job to `folder/job.json` and starts
+`run(job, folder)` writes the job to `folder/job.json` and runs `trainer.main(folder/job.json)`
+in a child of its own session, with `folder` (inside the run folder) as working directory and an
+environment holding no API keys.  The child is either
 
-    python -I training/trainer.py folder/job.json
+- warm (the default): forked from this thread's zygote, a process that imported torch once
+  (training/warm.py, training/zygote.py): a fork instead of an interpreter's start-up; or
+- cold (`--sandbox cold`): a fresh `python -I training/trainer.py folder/job.json`.
 
-in its own process group, with `folder` (inside the run folder) as working directory and an
-environment holding no API keys.  Every way it can end is a typed `SandboxResult` (`failure`
-from spaces.base.FailureKind), never an exception here.  tests/training/test_hostile.py runs
-a catalogue of hostile candidates (tests/training/hostile/) that pass the static check.
+Both confine themselves the same way, in trainer.main, before the candidate's code is read.
+Every way it can end is a typed `SandboxResult` (`failure` from spaces.base.FailureKind), never
+an exception here.  tests/training/test_hostile.py runs a catalogue of hostile candidates
+(tests/training/hostile/) that pass the static check, on both paths.
 
 What is covered:
 - the metric: the child gets the training split and the held-out *images* only
@@ -22,12 +26,22 @@ What is covered:
     is refused; from ABI 4 (Linux 6.7) TCP connect/bind; from ABI 6 (6.12) signals to, and
     abstract sockets of, processes outside the sandbox.  This holds for native code too
     (torch's own file writers, which the audit hook does not see).
+    Landlock also refuses ptrace of (and so reading the memory of) processes outside the
+    sandbox: the search's, and the zygote's on the warm path.
   - a network namespace with no interface, when the child may make one (root).
+  - seccomp (x86_64, aarch64): no new process (fork, vfork, clone without CLONE_THREAD;
+    threads are allowed), from Python or native code (`_posixsubprocess.fork_exec` raises
+    no audit event).
   `SandboxResult.confinement` says what was installed; without them only the audit hook
   and the limits below remain (the candidate still runs).
-- wall clock: `wall_seconds`, then the whole process group is killed (SIGKILL), so
-  threads or children of the candidate die with it -> `timeout`; the group is killed after
-  a normal exit too, so nothing the candidate started outlives it;
+- the zygote (warm path) never runs candidate code and holds no secret (the clean environment;
+  no job file; the label-free arrays); a child is a copy-on-write copy of it, so what a
+  candidate changes in memory (torch patched, the preloaded arrays overwritten) no later
+  candidate sees; it is a subreaper and kills whatever a child left behind; a zygote that
+  dies is replaced, and the job it ran runs once more.
+- wall clock: `wall_seconds`, then the whole process group is killed (SIGKILL; by the zygote
+  on the warm path), so threads or children of the candidate die with it -> `timeout`; the
+  group is killed after a normal exit too, so nothing the candidate started outlives it;
 - CPU time: RLIMIT_CPU -> SIGXCPU, or SIGKILL at the hard limit when the candidate ignores
   SIGXCPU (told apart by the child's CPU time) -> `timeout`;
 - memory: RLIMIT_AS in the child, on top of what torch and the data already mapped ->
@@ -42,7 +56,8 @@ What is covered:
   own files; a refusal is recorded even when the candidate catches it -> `refused`.  Errors of the kernel's guards (EACCES,
   ENETUNREACH, EFBIG) -> `refused` too.  HOME and TMPDIR point into `folder`.
 - descriptors: the child inherits none of the search's open files (sockets, the journal, the
-  checkpoint database), only /dev/null as stdin and its own stdout/stderr files (close_fds);
+  checkpoint database), nor the zygote's (its socket to the search), only /dev/null as stdin
+  and its own stdout/stderr files;
 - the child ends with os._exit after writing its result: threads it started (daemon or not)
   and its atexit handlers do not run on.
 
@@ -61,10 +76,14 @@ What is not covered (say so to users):
   no secrets unless the user put some in the Python installation.
 - Without a network namespace: UDP and raw sockets from native code (the audit hook sees
   Python's sockets only; Landlock covers TCP only).  No torch API was found that opens them.
-- Processes: Linux offers no per-sandbox process count (RLIMIT_NPROC counts all of the
-  user's processes, and root ignores it); a process created by native code and moved to
-  another session would escape the group kill.  Python's fork/spawn are refused, and
-  nothing can be executed under Landlock.
+- Processes: without seccomp (another architecture), a process created by native code (or
+  `_posixsubprocess.fork_exec`) and moved to another session escapes the group kill on the
+  cold path (on the warm path the zygote, their subreaper, kills it after the job).  Python's
+  fork/spawn are refused by the audit hook, and nothing can be executed under Landlock.
+- The warm path's children share with the zygote what was mapped before the fork (copy-on-
+  write, so nothing written is shared; what one child read, another cannot see), including
+  the state of torch's random generators and the addresses of its libraries (no fresh
+  address-space layout per candidate).
 - Disk: the sandbox folder itself can be filled with many files of up to `file_mb` each;
   CPU caches, timing and the GPU (the one the executor assigned, CUDA_VISIBLE_DEVICES) are
   shared with the machine.
@@ -85,6 +104,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from settings import Sandbox
 from spaces.base import FailureKind
 from training import datasets
 
@@ -138,11 +158,13 @@ class SandboxResult(BaseModel):
     test_predicted: list[int] | None = None
     cpu_seconds: float | None = None    # the child's user + system time
     confinement: str = ""               # the kernel's guards the child installed (see above)
+    sandbox: Sandbox | None = None      # warm: forked from a zygote; cold: a fresh interpreter
 
 
-def run(job: TrainJob, folder: Path, wall_seconds: float = 600.0) -> SandboxResult:
+def run(job: TrainJob, folder: Path, wall_seconds: float = 600.0, sandbox: Sandbox = "warm") -> SandboxResult:
     """Train `job` in a child confined to `folder`; `job.data` is the whole dataset, of which
-    the child sees all but the held-out labels."""
+    the child sees all but the held-out labels.  `sandbox`: the child is forked from this
+    thread's zygote (warm, training/warm.py) or is a fresh interpreter (cold)."""
     folder = folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     result_path = folder / "result.json"
@@ -152,21 +174,37 @@ def run(job: TrainJob, folder: Path, wall_seconds: float = 600.0) -> SandboxResu
     job_path.write_text(json.dumps({**job.model_dump(mode="json"), "data": str(inputs), "sandbox": str(folder),
                                     "result": str(result_path), "protected": [str(result_path), str(job_path)]}))
     started = time.perf_counter()
+    if sandbox == "warm":
+        from training import warm
+
+        request = {"job": str(job_path), "folder": str(folder), "env": _env(job, folder), "data": str(inputs)}
+        try:
+            returncode, timed_out, cpu = warm.for_this_thread(_clean_env()).run(request, wall_seconds)
+        except warm.ZygoteDied as err:
+            return SandboxResult(failure="crashed", detail=str(err)[:400], sandbox=sandbox,
+                                 wall_seconds=round(time.perf_counter() - started, 4))
+    else:
+        returncode, timed_out, cpu = _cold(job_path, folder, _env(job, folder), wall_seconds)
+    result = _result(returncode, timed_out, cpu, job.cpu_seconds, result_path, folder, wall_seconds)
+    return _scored(result, job).model_copy(update={"wall_seconds": round(time.perf_counter() - started, 4),
+                                                   "cpu_seconds": round(cpu, 3), "sandbox": sandbox})
+
+
+def _cold(job_path: Path, folder: Path, env: dict[str, str], wall_seconds: float) -> tuple[int, bool, float]:
+    """A fresh interpreter runs trainer.py: (returncode, timed out, CPU s)."""
     with open(folder / "stdout.txt", "wb") as out, open(folder / "stderr.txt", "wb") as err:
         child = subprocess.Popen([sys.executable, "-I", str(TRAINER), str(job_path)], cwd=folder,
-                                 stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=_env(job, folder),
-                                 start_new_session=True)
+                                 stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         timed_out, cpu = _wait(child, wall_seconds)
-    result = _result(child.returncode, timed_out, cpu, job.cpu_seconds, result_path, folder, wall_seconds)
-    return _scored(result, job).model_copy(update={"wall_seconds": round(time.perf_counter() - started, 4),
-                                                   "cpu_seconds": round(cpu, 3)})
+    return child.returncode, timed_out, cpu
 
 
 def _wait(child: subprocess.Popen, wall_seconds: float) -> tuple[bool, float]:
     """Wait for the child to end, or kill it at the wall-clock limit; then kill what is left of
     its process group (whatever the candidate started).  The group is killed while the child
     is an unreaped zombie, so its id cannot have been reused.  Reaped with os.wait4, not
-    Popen.wait: its CPU time tells a CPU-limit kill from the OOM killer.  (timed out, CPU s)"""
+    Popen.wait: its CPU time tells a CPU-limit kill from the OOM killer.  (timed out, CPU s)
+    The zygote does the same for a warm child (training/zygote.py)."""
     deadline, pause, timed_out = time.monotonic() + wall_seconds, 0.005, False
     while os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None:  # not reaped
         if time.monotonic() >= deadline:
@@ -180,9 +218,14 @@ def _wait(child: subprocess.Popen, wall_seconds: float) -> tuple[bool, float]:
     return timed_out, usage.ru_utime + usage.ru_stime
 
 
+def _clean_env() -> dict[str, str]:
+    """What this process's environment passes on to a child: nothing secret."""
+    return {k: os.environ[k] for k in ENV_KEPT if k in os.environ}
+
+
 def _env(job: TrainJob, folder: Path) -> dict[str, str]:
     """A clean environment: nothing secret reaches the candidate."""
-    env = {k: os.environ[k] for k in ENV_KEPT if k in os.environ}
+    env = _clean_env()
     # TMPDIR: torch's own temporary files stay inside.  OMP_WAIT_POLICY=PASSIVE: OpenMP threads
     # that spin-wait on a shared, busy machine made 2-thread training 10-15x slower (measured).
     env.update({"OMP_NUM_THREADS": str(job.threads), "MKL_NUM_THREADS": str(job.threads), "HOME": str(folder),

@@ -3,13 +3,15 @@ network from its source, check its output shape, count its FLOPs, train and scor
 
     python -I training/trainer.py JOB.json      (the job says where to write result.json)
 
+or `main(JOB.json)` in a child that training/zygote.py forked (the warm sandbox): the same steps.
+
 Standalone on purpose: it imports only the standard library, numpy and torch, so it
 runs in isolated mode (`-I`: no PYTHONPATH, no user site, no script folder on
 sys.path) and never imports the project.  `count_forward` is also what
 `tools/count_flops.measure` uses in the parent, so FLOPs mean one thing everywhere.
 
-The guards are installed here: the kernel's (a network namespace, Landlock) first thing,
-while the process still has one thread, so every thread torch starts later inherits them;
+The guards are installed here: the kernel's (a network namespace, Landlock, seccomp) first
+thing, while the process still has one thread, so every thread torch starts later inherits them;
 resource limits and the audit hook after torch and the data are loaded and before the
 candidate's code is executed.  What they cover is in training/sandbox.py.
 
@@ -136,17 +138,17 @@ class _PathBeneath(ctypes.Structure):
 
 
 def confine(sandbox: str, data: str) -> str:
-    """The kernel's guards for this process and every thread and child it will have: a network
-    namespace with no interface (needs root; else TCP is refused by Landlock and the rest by
-    the audit hook), and a Landlock domain: write only under `sandbox`, read only the Python
-    installation, system libraries and `data`, execute nothing, no TCP, no signal to a process
-    outside.  Returns what was installed (it goes into the result); a guard the kernel lacks
-    is reported, not fatal."""
+    """The kernel's guards for this process and every thread it will have: a network namespace
+    with no interface (needs root; else TCP is refused by Landlock and the rest by the audit
+    hook), a Landlock domain (write only under `sandbox`, read only the Python installation,
+    system libraries and `data`, execute nothing, no TCP, no signal to a process outside) and a
+    seccomp filter (no new process).  Returns what was installed (it goes into the result); a
+    guard the kernel lacks is reported, not fatal."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
     network = "network namespace: empty" if libc.unshare(CLONE_NEWNET) == 0 else \
         f"network namespace: not available ({os.strerror(ctypes.get_errno())})"
-    return f"{network}; {_landlock(libc, sandbox, data)}"
+    return f"{network}; {_landlock(libc, sandbox, data)}; {_no_new_processes(libc)}"
 
 
 def _landlock(libc, sandbox: str, data: str) -> str:
@@ -179,6 +181,54 @@ def _landlock(libc, sandbox: str, data: str) -> str:
         os.close(ruleset)
     return f"landlock ABI {abi}: writes only in the sandbox, reads only the Python installation and libraries" + \
         (", no TCP" if abi >= 4 else "") + (", no signal outside" if abi >= 6 else "")
+
+
+# seccomp: threads (clone with CLONE_THREAD) but no new process.  Python's fork and spawn are refused by
+# the audit hook, but `_posixsubprocess.fork_exec` raises no audit event (3.11) and can run Python in a
+# child of another session, which the group kill misses.  clone3 answers ENOSYS (its flags lie behind a
+# pointer a filter cannot read), so the C library falls back to clone; system calls of another ABI of
+# the machine (i386, x32) are refused.  Numbers: linux/audit.h, the architectures' unistd.h.
+SECCOMP_CALLS = {"x86_64": (0xC000003E, {"clone": 56, "clone3": 435, "fork": 57, "vfork": 58}),
+                 "aarch64": (0xC00000B7, {"clone": 220, "clone3": 435})}
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER, CLONE_THREAD, X32_BIT = 22, 2, 0x10000, 0x40000000
+BPF_LOAD, BPF_JEQ, BPF_JGE, BPF_JSET, BPF_RET = 0x20, 0x15, 0x35, 0x45, 0x06
+SECCOMP_ENDS = {"allow": 0x7FFF0000, "eperm": 0x00050000 | errno.EPERM, "enosys": 0x00050000 | errno.ENOSYS}
+
+
+class _Filter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+
+class _Program(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_Filter))]
+
+
+def seccomp_program(arch: int, calls: dict[str, int]) -> list[tuple[int, int, int, int]]:
+    """The filter as BPF (code, jump if true, jump if false, k); jumps go to "next" or an end."""
+    body = [(BPF_LOAD, 0, 0, 4), (BPF_JEQ, "next", "eperm", arch), (BPF_LOAD, 0, 0, 0),
+            (BPF_JGE, "eperm", "next", X32_BIT), (BPF_JEQ, "enosys", "next", calls["clone3"]),
+            *[(BPF_JEQ, "eperm", "next", calls[name]) for name in ("fork", "vfork") if name in calls],
+            (BPF_JEQ, "next", "allow", calls["clone"]), (BPF_LOAD, 0, 0, 16),  # the low half of the flags
+            (BPF_JSET, "allow", "eperm", CLONE_THREAD)]
+    at = {end: len(body) + i for i, end in enumerate(SECCOMP_ENDS)}
+
+    def jump(pc: int, to) -> int:
+        return 0 if to in ("next", 0) else at[to] - pc - 1
+
+    return [(code, jump(pc, jt), jump(pc, jf), k) for pc, (code, jt, jf, k) in enumerate(body)] + \
+        [(BPF_RET, 0, 0, k) for k in SECCOMP_ENDS.values()]
+
+
+def _no_new_processes(libc) -> str:
+    machine = os.uname().machine
+    if machine not in SECCOMP_CALLS:
+        return f"seccomp: not installed (no system-call numbers for {machine})"
+    program = seccomp_program(*SECCOMP_CALLS[machine])
+    filters = (_Filter * len(program))(*[_Filter(*instruction) for instruction in program])
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 or \
+            libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(_Program(len(program), filters)), 0, 0) != 0:
+        return f"seccomp: not installed ({os.strerror(ctypes.get_errno())})"
+    return "seccomp: no new process"
 
 
 def _allow(libc, ruleset: int, path: str, rights: int) -> None:
@@ -350,6 +400,17 @@ def _to(x, device, channels_last: bool):
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
 
 
+INPUTS = ("mean", "std", "x_train", "y_train", "x_val", "x_test")
+# The arrays of a dataset file, read by training/zygote.py before it forks (the warm sandbox): its
+# children share them copy-on-write; what one child changes, no other sees.
+PRELOADED: dict[str, dict] = {}
+
+
+def read_inputs(path: str, np) -> dict:
+    with np.load(path) as archive:
+        return {key: archive[key] for key in INPUTS}
+
+
 def run(job: dict, violations: list[str]) -> dict:
     import numpy as np
     import torch
@@ -359,8 +420,7 @@ def run(job: dict, violations: list[str]) -> dict:
     torch.set_num_threads(max(1, job.get("threads") or 1))
     device = torch.device(job.get("device") or ("cuda" if torch.cuda.is_available() else "cpu"))
     try:  # the training split and the held-out images: this file has no held-out labels
-        with np.load(job["data"]) as archive:
-            data = {key: archive[key] for key in ("mean", "std", "x_train", "y_train", "x_val", "x_test")}
+        data = PRELOADED.get(job["data"]) or read_inputs(job["data"], np)
     except (OSError, KeyError) as err:  # ours, not the candidate's
         raise Failure("crashed", f"cannot read the dataset: {err}") from None
     shape, classes = tuple(job["input_shape"]), int(job["classes"])

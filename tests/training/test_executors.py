@@ -63,5 +63,6 @@ def test_ray_executor_trains_on_a_local_cluster(tmp_path):
         assert all(r["failure"] is None and 0 <= r["val_acc"] <= 100 for r in reports), \
             [(r["failure"], r["detail"]) for r in reports]
         assert reports[0]["key"] != reports[1]["key"]
+        assert all(r["sandbox"] == "warm" for r in reports)  # forked from a zygote in the Ray worker
     finally:
         ray.shutdown()

@@ -11,7 +11,7 @@ from training import jobs, sandbox
 def test_twin_jobs_at_once_train_once_and_share_the_report(tmp_path, monkeypatch):
     runs = []
 
-    def fake_run(job, folder, wall_seconds):
+    def fake_run(job, folder, wall_seconds, mode="warm"):
         runs.append(folder)
         time.sleep(0.3)  # long enough for the twin to arrive while this one trains
         return sandbox.SandboxResult(val_acc=50.0, test_acc=40.0, flops=2, params=1, width=1, depth=1)
