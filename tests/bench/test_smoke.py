@@ -42,7 +42,7 @@ CASES = {
                                     "response_format / gbnf"),
     "embedded_models.py": Case(["--models", "smollm2-135m", "--graphs", "genius", "--seeds", "1", "--jobs", "1",
                                 "--budget", "1", "--out", "{tmp}/bench"], "| smollm2-135m | genius (1) | 1 |"),
-    "framework_overhead.py": Case(["--evaluations", "10", "--llmatic", "20"], "llmatic, 20 evaluations"),
+    "framework_overhead.py": Case(["--smoke", "--json"], '"ms_per_evaluation"'),
     "grid_throughput.py": Case(["--seeds", "1", "--budget", "3"], "ratio, 2 workers over 1"),
     "inspector_qa.py": Case([], "score: ", answer={"value": 42}),
     "lapt_nb201.py": Case(["--seeds", "1", "--part", "table2", "--work", "{tmp}/work", "--out", "{tmp}/lapt.json"],
