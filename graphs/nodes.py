@@ -100,7 +100,7 @@ def review(state: SearchState, runtime: Runtime[RunContext]) -> Command:
     accepted, rejected = [], []
     for candidate in state.pool:
         verdict = critic.check_rules(ctx.space, settings.dataset, candidate.arch, evaluated,
-                                     settings.max_flops_m, settings.max_params_m)
+                                     settings.max_flops_m, settings.max_params_m, settings.min_flops_m)
         if verdict.accept:
             accepted.append(candidate)
         elif candidate.source in ("llm", "edit", "human"):  # the designer hears why (baselines draw valid ones)

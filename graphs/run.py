@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import graphs
 import spaces
+from agents import critic
 from agents.llm import asker_for, check_provider
 from agents.providers import price
 from agents.structured import Asker
@@ -40,6 +41,7 @@ def prepare(settings: Settings) -> Settings:
     if settings.budget is None:
         settings = settings.model_copy(update={"budget": variant.default_budget(settings)})
     graphs.check(variant, settings, space)
+    critic.check_bound(space, settings.min_flops_m, settings.max_flops_m)
     if isinstance(space, spaces.Trained):  # e.g. torch-code: is the CIFAR-10 archive there?
         space.check_settings(settings)
     for role in variant.roles(settings):

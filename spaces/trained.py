@@ -39,6 +39,7 @@ class TrainedSpace(Space):
         self.training, self.seed, self.dataset = self.recipe(settings.training), settings.seed, settings.dataset
         self.workdir = Path(run_path) / "sandbox"
         self.data_dir = Path(settings.runs_dir) / ".datasets"
+        self.check_settings(settings)
 
     def default_dataset(self, settings) -> str:
         from training import datasets
@@ -56,7 +57,8 @@ class TrainedSpace(Space):
             raise UserError(f"--data is the dataset `{datasets.CUSTOM}`; drop --dataset {settings.dataset}")
         if training.device == "cuda" and training.executor == "local" and executors.gpu_count() == 0:
             raise UserError("--device cuda: this machine has no GPU that nvidia-smi lists; use --device auto or cpu")
-        jobs.data_folder(settings.dataset, training, None, str(Path(settings.runs_dir) / ".datasets"))
+        if settings.dataset is not None:  # None: not prepared yet (graphs/run.py prepare fills it in)
+            jobs.data_folder(settings.dataset, training, None, str(Path(settings.runs_dir) / ".datasets"))
 
     def data_info(self, dataset: str) -> dict:
         """The cached dataset's metadata (classes, image side, ...): written on first use."""

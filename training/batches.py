@@ -114,5 +114,6 @@ def augment(x, generator, crop: bool, flip: bool, torch):
 def to_input(images, device, mean, std, torch):
     """A uint8 numpy batch as normalised floats on `device` (augmentation commutes with the
     per-channel normalisation: bilinear sampling is affine in the pixel values)."""
+    images = images if images.flags.writeable else images.copy()  # a memory-map slice is read-only
     x = torch.from_numpy(images).to(device, non_blocking=True).float().div_(255.0)
     return (x - mean) / std

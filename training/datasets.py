@@ -265,7 +265,7 @@ def _split_items(train: list, test: list | None, source: DataSpec) -> dict[str, 
     out of everything.  Every split is in a seeded random order (a prefix is a fair subset)."""
     from training import readers
 
-    index = readers.split_indices(len(train), source.val_fraction, None if test is None else 0, source.seed)
+    index = readers.split_indices(len(train), source.val_fraction, test is None, source.seed)
     parts = {split: [train[i] for i in order] for split, order in index.items() if split != "test" or test is None}
     if test is not None:
         order = readers.permutation(len(test), source.seed)
