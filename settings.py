@@ -183,8 +183,8 @@ class TrainingSettings(BaseModel):
     left None take the space's default (MobileNetV2Space.RECIPE, TorchCodeSpace.RECIPE)."""
 
     epochs: int = Field(1, gt=0, description="paper: 50 (torch-code), 20 (mobilenetv2)")
-    steps: int | None = Field(None, gt=0, description="optimiser steps per candidate, whatever the epochs (default: "
-                              "the space's; torch-code: one epoch)")
+    steps: int | None = Field(None, ge=0, description="optimiser steps per candidate, whatever the epochs; 0: the "
+                              "epochs decide (default: the space's; mobilenetv2 300 on a CPU, torch-code 0)")
     batch_size: int = Field(32, gt=0, description="default 32 (more steps in one CPU epoch); --paper-scale: 64, 1024")
     optimizer: Literal["sgd", "adam"] = Field("adam", description="paper: sgd (--paper-scale)")
     lr: float = Field(0.001, gt=0, description="paper: 0.001 (LLMatic), 0.5 (GENIUS); Adam's usual 0.001 by default")
@@ -330,7 +330,7 @@ PAPER_SCALE = {"llmatic": {"generations": 20, "batch": 100, "initial": 10},
 # training set; validated on the other 1%, tested on the official validation set (an ImageFolder's val/).
 # The paper's network is width 1.0; the schedule is its train.py's cosine decay.
 PAPER_SCALE_BY_SPACE = {"mobilenetv2": {"training": {
-    "epochs": 20, "steps": None, "train_subset": None, "eval_subset": None, "optimizer": "sgd", "lr": 0.5,
+    "epochs": 20, "steps": 0, "train_subset": None, "eval_subset": None, "optimizer": "sgd", "lr": 0.5,
     "momentum": 0.9, "weight_decay": 1e-4, "batch_size": 1024, "image_size": 196, "val_fraction": 0.01,
     "schedule": "cosine", "width": 1.0, "augment": "auto"}}}
 

@@ -284,7 +284,7 @@ class TorchCodeSpace(TrainedSpace):
     edits: ClassVar[tuple[str, ...]] = EDITS
     descriptor_names: ClassVar[tuple[str, str]] = ("MFLOPs", "width/depth")
     code_grammar: ClassVar[str | None] = NET_GBNF
-    RECIPE: ClassVar[dict] = {"schedule": "constant", "image_size": 32}  # LLMatic's CIFAR-10 input
+    RECIPE: ClassVar[dict] = {"steps": 0, "schedule": "constant", "image_size": 32}  # LLMatic: epochs, 32 x 32
     cost_reference: ClassVar[str] = "one forward pass in the sandbox at the run's input (multiply-accumulates)"
 
     def io(self) -> tuple[int, int]:

@@ -119,12 +119,18 @@ def materialise(source: DataSpec | str, folder: Path, cifar10: Path | None = Non
     with _WRITING:  # threads of one process: read and write once
         if (final / "meta.json").exists():
             return final
+        made = [p for p in (Path(folder), *Path(folder).parents) if not p.exists()]
         Path(folder).mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(dir=folder, prefix=f".{final.name}.", suffix=".partial"))
         try:
             _write(source, partial)
-        except BaseException:
+        except BaseException:  # bad data leaves nothing behind, not even the folders made for it
             shutil.rmtree(partial, ignore_errors=True)
+            for empty in made:
+                try:
+                    empty.rmdir()
+                except OSError:
+                    break
             raise
         _publish(partial, final)
     return final

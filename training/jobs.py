@@ -148,7 +148,7 @@ def _train(code: str, canonical: str, dataset: str, seed: int, workdir: str | No
     data = data_folder(dataset, settings, workdir, data_dir)
     info = datasets.meta(data)
     job = sandbox.TrainJob(code=code, data=data, input_shape=(3, info["size"], info["size"]), classes=info["classes"],
-                           epochs=settings.epochs, steps=settings.steps, batch_size=settings.batch_size,
+                           epochs=settings.epochs, steps=settings.steps or None, batch_size=settings.batch_size,
                            optimizer=settings.optimizer, lr=settings.lr, schedule=settings.schedule or "constant",
                            momentum=settings.momentum, weight_decay=settings.weight_decay, augment=settings.augment,
                            seed=seed, train_subset=settings.train_subset, val_subset=settings.eval_subset,

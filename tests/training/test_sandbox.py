@@ -124,6 +124,17 @@ def test_a_dying_child_is_a_crash_not_an_exception(data, tmp_path):
 
 
 @child
+def test_photos_train_with_loader_threads_augmentation_and_mixed_precision(tmp_path):
+    """The batch loader's threads, the on-device crop and flip and the mixed-precision step (bfloat16
+    here; float16 on CUDA) all run under the child's Landlock rules and audit hook."""
+    photos = fabricated(tmp_path / "photos", photos=True)
+    result = run(photos, tmp_path, net(forward="x = F.relu(x)"), steps=6, loader_threads=3, amp=True,
+                 schedule="cosine")
+    assert result.failure is None, result.detail
+    assert result.images_seen == 6 * 16 and result.device == "cpu"
+
+
+@child
 def test_the_allowed_modules_are_there_without_imports(data, tmp_path):
     """Small models often forget `import torch.nn as nn`; the allowed names are pre-bound."""
     result = run(data, tmp_path, net().replace(HEAD, ""))
