@@ -38,7 +38,10 @@ from spaces.trained import TrainedSpace
 
 __all__ = ["MobileNetV2Space", "read_ids"]
 
-OPS = net.OPS
+# A position's operations are named by GENIUS's ids ("0" to "6"), so a layer list the designer reads
+# or writes is GENIUS's own notation ([1, 0, 0, ...]) and short: 30 descriptive names (ir_k7_e6, ...)
+# made a small model's answer of four architectures run past its token limit.
+OPS = tuple(str(i) for i in range(len(net.OPS)))
 IDS_HELP = ("0 skip, 1-3 inverted residual with kernel 3/5/7 and expansion 4, 4-6 kernel 3/5/7 and expansion 6")
 POSITIONS = {f"layer{i}": OPS for i in range(2, 2 + net.LAYERS)}
 STAGE_LINE = re.compile(r"stage\s*([1-5])\b[^\[\]\n]*?\[([^\[\]]*)\]", re.IGNORECASE)
@@ -145,7 +148,7 @@ class MobileNetV2Space(TrainedSpace, PositionalSpace):
         return read_ids(arch)
 
     def _parse(self, arch: str) -> tuple[str, ...]:
-        return tuple(OPS[i] for i in read_ids(arch))
+        return tuple(OPS[i] for i in read_ids(arch))  # "0" to "6"
 
     def _format(self, ops: Sequence[str]) -> str:
         unknown = [op for op in ops if op not in OPS]

@@ -65,7 +65,7 @@ def test_proposals_and_positions_round_trip():
     arch = json.dumps(GENIUS_329)
     proposal = SPACE.to_proposal(arch)
     assert proposal["stage3"] == [4, 0, 4, 3, 0, 0] and SPACE.from_proposal(StageAnswer(**proposal)) == arch
-    assert SPACE.from_ops(SPACE.ops(arch)) == arch and SPACE.ops(arch)[0] == "ir_k3_e4"
+    assert SPACE.from_ops(SPACE.ops(arch)) == arch and SPACE.ops(arch)[:3] == ("1", "0", "0")
     with pytest.raises(ValueError):
         StageAnswer(**{**proposal, "stage1": [1, 0, 0, 0, 0, 7]})
 
