@@ -222,6 +222,8 @@ def evaluate(
     epochs: Annotated[Optional[int], typer.Option(help=EPOCHS_HELP)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (default 0).")] = None,
     cifar10: Annotated[Optional[Path], typer.Option(help=CIFAR_HELP)] = None,
+    data: Annotated[Optional[Path], typer.Option(help=DATA_HELP)] = None,
+    image_size: Annotated[Optional[int], typer.Option(help="Train at this image side (default 32).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="TOML settings file (default ./archagents.toml if present).")] = None,
     runs_dir: Annotated[Optional[Path], typer.Option(help="Where runs are saved (default ./runs).")] = None,
 ) -> None:
@@ -239,7 +241,8 @@ def evaluate(
         raise UserError(f"no such file: {file}")
     source = _python_source(file)
     settings = load_settings(config, space=space, dataset=dataset, seed=seed, runs_dir=runs_dir,
-                             training={k: v for k, v in {"epochs": epochs, "cifar10": cifar10}.items() if v} or None)
+                             training={k: v for k, v in {"epochs": epochs, "cifar10": cifar10, "data": data,
+                                                         "image_size": image_size}.items() if v} or None)
     chosen = spaces.get(settings.space)
     if not isinstance(chosen, spaces.Trained):
         raise UserError(f"space {settings.space!r} is a benchmark table; evaluate trains code (--space torch-code)")

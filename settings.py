@@ -332,7 +332,9 @@ PAPER_SCALE = {"llmatic": {"generations": 20, "batch": 100, "initial": 10},
 PAPER_SCALE_BY_SPACE = {"mobilenetv2": {"training": {
     "epochs": 20, "steps": 0, "train_subset": None, "eval_subset": None, "optimizer": "sgd", "lr": 0.5,
     "momentum": 0.9, "weight_decay": 1e-4, "batch_size": 1024, "image_size": 196, "val_fraction": 0.01,
-    "schedule": "cosine", "width": 1.0, "augment": "auto"}}}
+    "schedule": "cosine", "width": 1.0, "augment": "auto",
+    # A GPU's hours per candidate (GENIUS: 5.6 GPU days for ~10 of them): no CPU-time limit, two days of wall clock.
+    "cpu_seconds": None, "wall_seconds": 172_800.0}}}
 
 
 def load_settings(config: Path | None = None, model_flags: list[str] | None = None, paper_scale: bool = False,
