@@ -110,10 +110,20 @@ def main() -> None:
 
 
 def spearman(a: list[float], b: list[float]) -> float:
-    """Rank correlation (ties broken by order: accuracies on 500+ images rarely tie)."""
+    """Spearman's rho: Pearson's correlation of the ranks, tied values sharing their mean rank
+    (accuracies on digits' 200 validation images tie often; breaking ties by order adds noise)."""
     def ranks(values):
         order = sorted(range(len(values)), key=values.__getitem__)
-        return [order.index(i) for i in range(len(values))]
+        out = [0.0] * len(values)
+        i = 0
+        while i < len(order):
+            j = i
+            while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+                j += 1
+            for k in range(i, j + 1):
+                out[order[k]] = (i + j) / 2
+            i = j + 1
+        return out
 
     return statistics.correlation(ranks(a), ranks(b))
 

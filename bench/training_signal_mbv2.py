@@ -76,6 +76,8 @@ def report(archs, results, args, load_before, load_after) -> str:
              f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after (2 shared cores).", "",
              f"**Spearman's rho, {recipe.steps} steps vs {recipe.steps * args.factor}: "
              f"{spearman(acc['short'], acc['long']):.2f}**", "",
+             f"The longer training's validation against its own test accuracy (how far the measurement itself "
+             f"orders these networks): {spearman(acc['long'], [r['test_acc'] or 0.0 for r in long]):.2f}.", "",
              "| MFLOPs | val % short | val % long | test % long | train s short | train s long |", "|---|---|---|---|---|---|"]
     space = get("mobilenetv2")
     for arch, a, b in zip(archs, short, long):
