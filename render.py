@@ -55,6 +55,13 @@ def summary_table(result: dict, seconds: float) -> Table:
         generation = (result.get("llmatic") or {}).get("best_generation")
         where = f"generation {generation}" if generation is not None else f"step {best['step']}"
         table.add_row("found at", f"{where} ({best['source']})")
+    if "knowledge" in result:  # older runs did not record it
+        from graphs.knowledge import label
+
+        table.add_row("knew", "only its own evaluations and evidence computed on each candidate"
+                      if result["knowledge"] == "none" else label(result["knowledge"]))
+    if result.get("contribution"):
+        table.add_row("the model", result["contribution"])
     lapt = result.get("lapt")
     if lapt:
         rounds = ", ".join(f"{r['evaluations']} in {r['members']} cells" + (f" -> {r['adaptation']}" if r['adaptation']
@@ -98,7 +105,7 @@ def summary_table(result: dict, seconds: float) -> Table:
 
 
 SOURCE_WORDS = {"llm": "the designer's proposals", "edit": "the designer's edits", "baseline":
-                "the contained search (Critic's pick)", "fallback": "fallback steps", "random": "random samples",
+                "the contained search (Critic's pick; runs before the rea/random split)", "fallback": "fallback steps", "random": "random samples",
                 "rea": "REA children", "prior": "the source task's prior", "flops": "largest-FLOPs picks",
                 "local": "local mutations", "human": "the user's edits"}
 

@@ -56,7 +56,8 @@ NAME = "llmatic"
 # baseline: a candidate of the contained search (REA child, random sample) that won the ranking
 Operator = Literal["init", "mutation", "crossover", "random", "baseline"]
 # Where an offspring came from, by operator (a trial's `source`; the bench table reads it too):
-# the random start, the Critic's pick from the contained search, else the model.
+# the random start, else the model; the Critic's picks from the contained search carry their own
+# (`Plan.source`: rea or random).
 OFFSPRING_SOURCE = {"init": "random", "baseline": "baseline"}
 Outcome = Literal["added", "not_added", "untrainable", "ranked_out"]
 REUSED = "evaluated before; result reused"
@@ -73,6 +74,10 @@ class Plan(BaseModel):
     prompt_id: int | None = None
     prompt_temperature: float | None = None  # the prompt individual's own temperature, before jitter
     temperature: float | None = None         # what the LLM is sampled at
+    source: str | None = None                # operator baseline: the contained search's source (rea, random)
+
+    def trial_source(self) -> str:
+        return self.source or OFFSPRING_SOURCE.get(self.operator, "llm")
 
 
 class Offspring(Plan):
@@ -124,7 +129,16 @@ REQUIRES: tuple[type, ...] = (Coded,)
 
 
 def roles(settings: Settings) -> list[str]:
-    return ["designer"] + (["critic"] if settings.critic == "llm" else [])
+    """`--designer none` (the no-model twin): the contained search fills every batch."""
+    return (["designer"] if settings.designer != "none" else []) + (["critic"] if settings.critic == "llm" else [])
+
+
+def check(settings: Settings, space) -> None:
+    """The no-model twin needs the contained search, which runs beside the evidence Critic."""
+    if settings.designer == "none" and not nodes.contained(settings, space):
+        raise UserError("--designer none runs llmatic's Critic and contained search without the model; that "
+                        "search runs with --critic evidence or llm on a space whose candidates cost nothing to "
+                        f"rank ({space.name} trains each one)")
 
 
 def default_budget(settings: Settings) -> int:
@@ -244,7 +258,8 @@ def generation(state: LLMaticState, runtime: Runtime[RunContext]) -> dict:
     archives = Archives.replay(ctx, len(edits(ctx)), state.offspring)
     plans = plan_generation(ctx, state, archives, gen)
     started = time.perf_counter()
-    answers, usage = asyncio.run(_ask_all(ctx, plans, state.offspring))
+    answers, usage = asyncio.run(_ask_all(ctx, plans, state.offspring)) if ctx.settings.designer != "none" \
+        else ([], Usage())  # the twin: no offspring of the model; _select fills the batch from the contained search
     ctx.journal.append(gen, "generation", data={"llm_seconds": round(time.perf_counter() - started, 3),
                                                 "llm_calls": usage.calls})
     readable, children = [], []
@@ -382,9 +397,9 @@ def _select(ctx: RunContext, state: LLMaticState, archives: Archives, readable: 
     # budget 10: 93.17 against GENIUS's 94.34).  Capped so a paper-scale batch (100) stays cheap.
     scale = min(batch, POOL_CAP // max(ctx.settings.pool_rea + ctx.settings.pool_random, 1))
     probe = state.model_copy(update={"pool": pool})
-    pool += search.rea_child(ctx, probe, rng, ctx.settings.pool_rea * scale, "baseline")
+    pool += search.rea_child(ctx, probe, rng, ctx.settings.pool_rea * scale, "rea")
     probe = state.model_copy(update={"pool": pool})
-    pool += search.random_new(ctx, probe, rng, ctx.settings.pool_random * scale, "baseline")
+    pool += search.random_new(ctx, probe, rng, ctx.settings.pool_random * scale, "random")
     ranked, record, usage = nodes.rank_pool(ctx, state, pool, gen)
     update = {"critic_usage": usage} if usage is not None else {}
     ranked = _distinct(ctx, ranked)
@@ -396,9 +411,10 @@ def _select(ctx: RunContext, state: LLMaticState, archives: Archives, readable: 
             taken.add(arch)
         else:
             ranked_out.append((plan, arch, "the Critic ranked other candidates higher"))
-    extra = [r.arch for r in ranked[:batch] if r.arch not in taken and r.source == "baseline"]
+    extra = [r for r in ranked[:batch] if r.arch not in taken and r.source != "llm"]
     next_index = max((plan.index for plan, _ in readable), default=batch - 1) + 1
-    chosen += [(Plan(generation=gen, index=next_index + i, operator="baseline"), arch) for i, arch in enumerate(extra)]
+    chosen += [(Plan(generation=gen, index=next_index + i, operator="baseline", source=r.source), r.arch)
+               for i, r in enumerate(extra)]
     ctx.journal.append(gen, "critic", role="critic", data=record)
     return chosen, ranked_out, update
 
@@ -544,8 +560,7 @@ def _close_generation(state: LLMaticState, ctx: RunContext, archives: Archives, 
     for child in children:
         if child.arch is not None and child.val_acc is not None and child.arch not in seen:
             seen.add(child.arch)
-            source = OFFSPRING_SOURCE.get(child.operator, "llm")
-            trials.append(Trial(step=len(trials) + 1, arch=child.arch, source=source,
+            trials.append(Trial(step=len(trials) + 1, arch=child.arch, source=child.trial_source(),
                                 rationale=f"{child.operator} (generation {child.generation})",
                                 evaluation=Evaluation(arch=child.arch, canonical=ctx.space.canonical(child.arch),
                                                       val_acc=child.val_acc)))

@@ -18,7 +18,7 @@ from agents import critic
 from agents.llm import asker_for, check_provider
 from agents.providers import price
 from agents.structured import Asker
-from graphs import limits
+from graphs import knowledge, limits
 from graphs.context import RunContext
 from errors import UserError
 from graphs.state import SearchState
@@ -42,6 +42,7 @@ def prepare(settings: Settings) -> Settings:
         settings = settings.model_copy(update={"budget": variant.default_budget(settings)})
     graphs.check(variant, settings, space)
     critic.check_bound(space, settings.min_flops_m, settings.max_flops_m)
+    knowledge.check(settings, space)  # what the run may know besides its own evaluations (graphs/knowledge.py)
     if isinstance(space, spaces.Trained):  # e.g. torch-code: is the CIFAR-10 archive there?
         space.check_settings(settings)
     for role in variant.roles(settings):
@@ -164,7 +165,8 @@ def _execute(run: RunDir, askers: dict[str, Asker] | None, on_state: Callable[[S
             return run.result()
         resuming = bool(snapshot.next or snapshot.tasks)
         journal.append(snapshot.values.get("step", 0) if resuming else 0, "run",
-                       data={"event": "resumed" if resuming else "started", "settings": settings.model_dump(mode="json")})
+                       data={"event": "resumed" if resuming else "started", "settings": settings.model_dump(mode="json"),
+                             "knowledge": knowledge.of_run(settings, space)})
         state_model = graphs.get(settings.graph).STATE
         command = None if resuming else state_model()
         if resuming and any(limits.is_halt(i.value) for i in snapshot.interrupts):

@@ -135,6 +135,7 @@ class MobileNetV2Space(TrainedSpace, PositionalSpace):
     # half the evaluations are children of tournament winners rather than the initial random population.
     rea: ClassVar[tuple[int, int]] = (5, 2)
     cost_reference: ClassVar[str] = "GENIUS's reference: 224x224 input, 1,000 classes, width 1 (thop's count)"
+    cheap_evidence: ClassVar[bool] = True  # FLOPs counted analytically; proxies on the network at 32 px
     # The CPU default (bench/training_signal.py): 32 px, width 0.5, 300 Adam steps, cosine decay.
     RECIPE: ClassVar[dict] = {"steps": 300, "schedule": "cosine", "image_size": 32, "width": 0.5}
 

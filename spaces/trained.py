@@ -19,6 +19,7 @@ class TrainedSpace(Space):
     """Subclasses set RECIPE: their values for the TrainingSettings fields a user left None."""
 
     RECIPE: ClassVar[dict[str, Any]] = {}
+    cheap_evidence: ClassVar[bool] = False  # a network's cost is measured in the sandbox unless a space counts it
 
     def __init__(self):
         from settings import TrainingSettings
