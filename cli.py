@@ -54,6 +54,7 @@ SECTIONS = {"generations": "llmatic", "batch": "llmatic", "initial": "llmatic", 
             "rea_tournament": "rea", "epochs": "training", "executor": "training", "workers": "training",
             "ray_address": "training", "cifar10": "training", "data": "training", "image_size": "training",
             "train_images": "training", "steps": "training", "width": "training", "device": "training",
+            "augment": "training",
             "max_evaluations": "limits", "max_tokens": "limits", "max_cost": "limits", "time_limit": "limits"}
 RENAMED = {"lapt_ablation": "ablation", "rea_population": "population", "rea_tournament": "tournament",
            "max_flops": "max_flops_m", "min_flops": "min_flops_m", "max_params": "max_params_m",
@@ -175,6 +176,9 @@ def search(
         "Optimiser steps per candidate (default: mobilenetv2 300; torch-code one epoch)."))] = None,
     width: Annotated[Optional[float], typer.Option(rich_help_panel=TRAINING, help=(
         "mobilenetv2's width multiplier (default 0.5 on a CPU; 1.0 is the paper's network)."))] = None,
+    augment: Annotated[Optional[str], typer.Option(rich_help_panel=TRAINING, help=(
+        "auto (default: random-resized crops and flips of photos: folders, CIFAR, .npz; none of mnist and digits), "
+        "flip (flips only) or none (e.g. a folder of digits or text, which flips would spoil)."))] = None,
     device: Annotated[Optional[str], typer.Option(rich_help_panel=TRAINING, help=(
         "auto (default: CUDA when there is a GPU), cpu or cuda. CUDA trains with mixed precision and "
         "channels_last; with --executor ray each trial gets one GPU."))] = None,
