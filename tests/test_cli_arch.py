@@ -97,8 +97,9 @@ def test_a_two_evaluation_search_on_generated_photos(capsys, monkeypatch, tmp_pa
                               for ids in (first, second)])
     monkeypatch.setattr(graphs.run, "make_askers", lambda settings, journal=None: {
         "designer": Asker(role="designer", label="scripted", model=model)})
-    code, out, err = main(capsys, monkeypatch, "search", "--graph", "genius", "--designer", "genius", "--space",
-                          "mobilenetv2", "--data", str(root), "--budget", "2", "--max-flops-m", "330", "--steps", "40",
+    code, out, err = main(capsys, monkeypatch, "search", "--graph", "genius", "--designer", "genius", "--critic", "rules",
+                          "--space", "mobilenetv2", "--data", str(root), "--budget", "2", "--max-flops-m", "330",
+                          "--steps", "40",
                           "--runs-dir", str(tmp_path / "runs"), "--quiet")
     assert code == 0, err
     run = next(p for p in (tmp_path / "runs").iterdir() if not p.name.startswith("."))
