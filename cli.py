@@ -93,6 +93,9 @@ def search(
     budget: Annotated[Optional[int], typer.Option("--budget", "-b", rich_help_panel=SEARCH, help=(
         "Architectures to evaluate (default: the graph's; GENIUS 10, LAPT the paper's, LLMatic 34)."))] = None,
     seed: Annotated[Optional[int], typer.Option(rich_help_panel=SEARCH, help="Random seed (default 0).")] = None,
+    nb201_api: Annotated[Optional[Path], typer.Option(rich_help_panel=SEARCH, help=(
+        "nb201: read the official benchmark file (NAS-Bench-201-v1_1-096897.pth) through nas_201_api instead of "
+        "the shipped table (the \\[nb201-api] extra)."))] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", rich_help_panel=AGENTS,
                                                        help=MODEL_HELP)] = None,
     transfer_from: Annotated[Optional[str], typer.Option(rich_help_panel=KNOWLEDGE, help=(
@@ -139,7 +142,8 @@ def search(
     max_rejections: Annotated[Optional[int], typer.Option(rich_help_panel=CRITIC, help=(
         "Rounds in a row without an accepted candidate before a REA step stands in (default 3)."))] = None,
     approve: Annotated[bool, typer.Option("--approve", rich_help_panel=CRITIC, help=(
-        "Pause before each evaluation: accept, edit or reject the candidate (genius, baselines)."))] = False,
+        "Pause to accept, edit or reject each candidate (genius, baselines), each batch of offspring (llmatic), "
+        "the principles and refined space of each round (lapt)."))] = False,
     generations: Annotated[Optional[int], typer.Option(rich_help_panel=LLMATIC, help=(
         "Generations (default: until the budget is spent; paper 20)."))] = None,
     batch: Annotated[Optional[int], typer.Option(rich_help_panel=LLMATIC, help=(
@@ -207,8 +211,7 @@ def search(
 
     Examples: python cli.py search --graph llmatic --dataset cifar100; python cli.py search --graph rea
     --budget 100; python cli.py search --model designer=openai:gpt-4o-mini --critic llm."""
-    flags = {k: v for k, v in locals().items() if k not in ("config", "model", "paper_scale", "resume", "quiet")}
-    flags["time_limit"] = _seconds(time_limit) if time_limit else None
+    options = dict(locals())
     from graphs.run import prepare
     from memory.runs import RunDir
 
@@ -216,14 +219,23 @@ def search(
         from settings import load_settings
 
         run = RunDir.open(runs_dir or load_settings(config).runs_dir, resume)
-        raised = {k: flags[k] for k in ("max_evaluations", "max_tokens", "max_cost", "time_limit") if flags[k]}
+        raised = {k: options[k] for k in ("max_evaluations", "max_tokens", "max_cost") if options[k]}
+        raised |= {"time_limit": _seconds(time_limit)} if time_limit else {}
         settings = prepare(run.update_limits(raised) if raised else run.settings())
         console.print(f"resuming [bold]{run.id}[/]")
     else:
-        settings = prepare(_settings_from_flags(config, model, paper_scale, **flags))
+        settings = prepare(search_settings(options))
         run = RunDir.create(settings)
         console.print(f"run [bold]{run.id}[/] -> {run.path}")
     _run_search(run, settings, quiet)
+
+
+def search_settings(options: dict):
+    """`search`'s options by parameter name (unset ones None or False) as Settings, not yet prepared; the
+    LangGraph server's input (studio.py) takes the same options and comes through here too."""
+    flags = {k: v for k, v in options.items() if k not in ("config", "model", "paper_scale", "resume", "quiet")}
+    flags["time_limit"] = _seconds(flags["time_limit"]) if flags.get("time_limit") else None
+    return _settings_from_flags(options.get("config"), options.get("model"), bool(options.get("paper_scale")), **flags)
 
 
 @app.command()

@@ -241,6 +241,9 @@ class Settings(BaseSettings):
     budget: int | None = Field(None, gt=0, description="architectures evaluated (default: the graph's; GENIUS "
                                "10 iterations, LAPT the paper's rounds, LLMatic 10 random + 3 x 8)")
     seed: int = 0
+    nb201_api: Path | None = Field(None, description="the official NAS-Bench-201 benchmark file (e.g. NAS-Bench-201-"
+                                   "v1_1-096897.pth), read through nas_201_api (the [nb201-api] extra) instead of the "
+                                   "shipped table (space nb201; spaces/nb201_api.py)")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="designer temperature (GENIUS: 0)")
     designer: Literal["edits", "genius", "none"] = Field(
         "edits", description="edits: several edits of evaluated architectures and one new one per call (spaces "
@@ -282,8 +285,9 @@ class Settings(BaseSettings):
     rea: REASettings = REASettings()
     flops_pool: int | None = Field(None, gt=0, description="random+flops: the pool the largest are taken from "
                                    "(default 10 x budget, at least 100)")
-    approve: bool = Field(False, description="pause before each evaluation for the user to accept, edit or "
-                          "reject the proposal (GENIUS; graphs/approve.py)")
+    approve: bool = Field(False, description="pause for the user to accept, edit or reject what costs evaluations: "
+                          "each candidate (GENIUS, baselines), each batch (LLMatic), the principles and refined "
+                          "space of each round (LAPT); graphs/approve.py")
     limits: Limits = Limits()
     runs_dir: Path = Path("runs")
     models: Models = Models()
@@ -317,6 +321,12 @@ class Settings(BaseSettings):
         if self.min_flops_m is not None and self.max_flops_m is not None and self.min_flops_m > self.max_flops_m:
             raise ValueError(f"min_flops_m {self.min_flops_m:g} is above max_flops_m {self.max_flops_m:g}: no "
                              "architecture can meet that bound")
+        return self
+
+    @model_validator(mode="after")
+    def _official_nb201(self) -> "Settings":
+        if self.nb201_api is not None and self.space != "nb201":
+            raise ValueError(f"--nb201-api reads NAS-Bench-201; it does not apply to space {self.space}")
         return self
 
     @classmethod

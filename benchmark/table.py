@@ -180,11 +180,13 @@ def rows(grid: Grid, scores: list[RunScore], not_applicable: dict[str, str]) -> 
     groups: dict[tuple, list[RunScore]] = defaultdict(list)
     for s in scores:
         groups[(s.budget, s.dataset, s.graph, s.twin)].append(s)
+    # the grid's rows, and the twins of a grid whose every cell runs without the model (designer = none)
+    order = list(dict.fromkeys(grid.rows() + [(s.graph, s.twin) for s in scores]))
     out = []
     for budget in grid.budgets:
         for dataset in grid.datasets:
             optimum = _optimum(grid.space, dataset)
-            for graph, twin in grid.rows():
+            for graph, twin in order:
                 group = groups.get((budget, dataset, graph, twin), [])
                 values = [s.test for s in group if s.test is not None]
                 ranks = [s.rank for s in group if s.rank is not None]

@@ -145,11 +145,19 @@ def build(settings: Settings) -> StateGraph:
     graph.add_node("halt", limits.halt)
     graph.add_node("finish", nodes.finish)
     graph.add_edge(START, "transfer")
-    graph.add_edge("transfer", "search")
     graph.add_conditional_edges("search", after_search, ["adapt", "search", "halt", "finish"])
     graph.add_conditional_edges("halt", next_round, ["adapt", "search"])
-    graph.add_edge("adapt", "search")
     graph.add_edge("finish", END)
+    if settings.approve:  # the user sees the principles and the space before each round (graphs/approve.py)
+        from graphs.approve import approve_space
+
+        graph.add_node("approve", approve_space)
+        graph.add_edge("transfer", "approve")
+        graph.add_edge("adapt", "approve")
+        graph.add_edge("approve", "search")
+    else:
+        graph.add_edge("transfer", "search")
+        graph.add_edge("adapt", "search")
     return graph
 
 

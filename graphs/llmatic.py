@@ -53,12 +53,13 @@ from settings import Settings
 from spaces.base import Coded, Evaluation, Positional, Trained, Trial
 
 NAME = "llmatic"
-# baseline: a candidate of the contained search (REA child, random sample) that won the ranking
-Operator = Literal["init", "mutation", "crossover", "random", "baseline"]
+# baseline: a candidate of the contained search (REA child, random sample) that won the ranking;
+# human: an architecture the user added to a batch (search --approve)
+Operator = Literal["init", "mutation", "crossover", "random", "baseline", "human"]
 # Where an offspring came from, by operator (a trial's `source`; the bench table reads it too):
-# the random start, else the model; the Critic's picks from the contained search carry their own
-# (`Plan.source`: rea or random).
-OFFSPRING_SOURCE = {"init": "random", "baseline": "baseline"}
+# the random start, the user, else the model; the Critic's picks from the contained search carry their
+# own (`Plan.source`: rea or random).
+OFFSPRING_SOURCE = {"init": "random", "baseline": "baseline", "human": "human"}
 Outcome = Literal["added", "not_added", "untrainable", "ranked_out"]
 REUSED = "evaluated before; result reused"
 EMPTY_GENERATIONS = 3  # generations in a row without one evaluated offspring before the run stops
@@ -93,11 +94,23 @@ class Offspring(Plan):
     beat_previous_best: bool = False
 
 
+class HeldBatch(BaseModel):
+    """A generation bred and chosen, held for the user's approval (search --approve) before its
+    evaluations: `chosen` to evaluate, `children` already journaled (unreadable, ranked out)."""
+
+    generation: int
+    chosen: list[Offspring]
+    children: list[Offspring] = []
+    usage: Usage = Usage()
+    critic_usage: Usage | None = None
+
+
 class LLMaticState(SearchState):
     generation: int = 0
     offspring: list[Offspring] = []
     generation_stats: list[dict] = []
     empty_generations: int = 0  # generations in a row in which no offspring could be evaluated
+    held: HeldBatch | None = None  # a batch awaiting the user (graphs/approve.py: approve_batch)
 
     def extra_result(self, ctx: RunContext) -> dict:
         """Coverage, QD score, cells filled and parse rate per generation; the archive figures."""
@@ -162,7 +175,15 @@ def build(settings: Settings) -> StateGraph:
     graph.add_node("finish", nodes.finish)
     graph.add_edge(START, "init")
     graph.add_conditional_edges("init", next_step, ["generation", "halt", "finish"])
-    graph.add_conditional_edges("generation", next_step, ["generation", "halt", "finish"])
+    if settings.approve:  # generation -> approve -> evaluate: the user sees each batch before it is evaluated
+        from graphs.approve import approve_batch
+
+        graph.add_node("approve", approve_batch, destinations=("evaluate",))
+        graph.add_node("evaluate", evaluate_held)
+        graph.add_conditional_edges("generation", next_step, ["approve", "generation", "halt", "finish"])
+        graph.add_conditional_edges("evaluate", next_step, ["generation", "halt", "finish"])
+    else:
+        graph.add_conditional_edges("generation", next_step, ["generation", "halt", "finish"])
     graph.add_edge("halt", "generation")
     graph.add_edge("finish", END)
     return graph
@@ -170,6 +191,8 @@ def build(settings: Settings) -> StateGraph:
 
 def next_step(state: LLMaticState, runtime: Runtime[RunContext]) -> str:
     settings = runtime.context.settings
+    if state.held is not None:
+        return "approve"
     if state.done:
         return "finish"
     if settings.llmatic.generations is not None:
@@ -271,14 +294,39 @@ def generation(state: LLMaticState, runtime: Runtime[RunContext]) -> dict:
                                                                     detail=str(err)))))
     chosen, ranked_out, update = _select(ctx, state, archives, readable, gen, len(plans))
     for plan, arch, why in ranked_out:
-        children.append(_journal(ctx, _adapt(ctx, state, Offspring(
-            **plan.model_dump(), arch=arch, outcome="ranked_out", status="RANKED_OUT", detail=f"not evaluated: {why}"))))
+        children.append(ranked_out_child(ctx, state, plan, arch, why))
+    if ctx.settings.approve:  # the user sees the batch before it costs evaluations (next: approve)
+        held = [Offspring(**plan.model_dump(), arch=arch) for plan, arch in chosen]
+        return {"held": HeldBatch(generation=gen, chosen=held, children=children, usage=usage,
+                                  critic_usage=update.get("critic_usage"))}
+    return _complete(ctx, state, archives, children, chosen, usage, update.get("critic_usage"))
+
+
+def ranked_out_child(ctx: RunContext, state: LLMaticState, plan: Plan, arch: str, why: str) -> Offspring:
+    """An offspring not evaluated (the Critic ranked it out, or the user rejected it), journaled."""
+    return _journal(ctx, _adapt(ctx, state, Offspring(**plan.model_dump(include=set(Plan.model_fields)), arch=arch,
+                                                      outcome="ranked_out", status="RANKED_OUT",
+                                                      detail=f"not evaluated: {why}")))
+
+
+def evaluate_held(state: LLMaticState, runtime: Runtime[RunContext]) -> dict:
+    """The approved batch's evaluations, and the end of its generation."""
+    ctx, held = runtime.context, state.held
+    archives = Archives.replay(ctx, len(edits(ctx)), state.offspring)
+    chosen = [(Plan(**c.model_dump(include=set(Plan.model_fields))), c.arch) for c in held.chosen]
+    return {**_complete(ctx, state, archives, list(held.children), chosen, held.usage, held.critic_usage),
+            "held": None}
+
+
+def _complete(ctx: RunContext, state: LLMaticState, archives: Archives, children: list[Offspring],
+              chosen: list[tuple[Plan, str]], usage: Usage, critic_usage: Usage | None) -> dict:
+    """Evaluate the chosen offspring, credit the prompts and close the generation."""
     children += _evaluate_all(ctx, state, archives, chosen)
     for child in children:
         archives.credit(child)
     result = _close_generation(state, ctx, archives, sorted(children, key=lambda c: c.index), usage)
-    if "critic_usage" in update:  # the critic model's calls (critic=llm), beside the designer's
-        result["usage"] = {**result["usage"], "critic": state.usage.get("critic", Usage()).add(update["critic_usage"])}
+    if critic_usage is not None:  # the critic model's calls (critic=llm), beside the designer's
+        result["usage"] = {**result["usage"], "critic": state.usage.get("critic", Usage()).add(critic_usage)}
     return result
 
 
