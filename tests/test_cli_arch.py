@@ -70,6 +70,7 @@ def test_arch_of_an_invalid_architecture_is_one_line_and_exit_2(capsys, monkeypa
     (lambda root: tree(root), ["--min-flops-m", "900"], "has at least 900 MFLOPs"),
     (lambda root: tree(root), ["--min-flops-m", "340", "--max-flops-m", "330"], "no architecture can meet"),
     (lambda root: tree(root), ["--dataset", "digits"], "drop --dataset digits"),
+    (lambda root: tree(root), ["--space", "nb201"], "nb201 is a benchmark table"),
 ])
 def test_bad_data_and_bounds_are_one_line_exit_2_and_no_run_folder(capsys, monkeypatch, tmp_path, make, flags, message):
     make(tmp_path / "data")
