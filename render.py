@@ -310,3 +310,18 @@ def models_table(rows) -> Table:
                       "yes" if row.verified else ("at first use" if row.installed else "-"),
                       f"{row.size / 1e6:,.0f} MB", row.licence, speed)
     return table
+
+
+def arch_table(report) -> Table:
+    """One architecture as `cli.py arch` describes it (spaces/describe.py)."""
+    table = Table(title=f"{report.space} architecture", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("canonical", escape(report.canonical or ""))
+    table.add_row("valid", "yes" + (f" ({escape(report.note)})" if report.note else ""))
+    table.add_row("MFLOPs", f"{report.flops_m:.3f}" if report.flops_m is not None else "-")
+    table.add_row("M params", f"{report.params_m:.3f}" if report.params_m is not None else "-")
+    table.add_row("measured at", escape(report.reference))
+    for name, value in report.metrics.items():
+        table.add_row(f"{name} ({report.dataset})", f"{value:.2f}" if isinstance(value, float) else str(value))
+    return table

@@ -162,23 +162,46 @@ Sandbox = Literal["warm", "cold"]
 
 
 class TrainingSettings(BaseModel):
-    """Real training of code candidates (space torch-code; tools/train_on_gpu.py).  Paper
-    defaults (seed 001, section 4): SGD, lr 0.001, momentum 0.9, 50 epochs (`--paper-scale`).
+    """Real training of the trained spaces (torch-code, mobilenetv2; tools/train_on_gpu.py).
 
-    The defaults here are sized for a 2-core CPU (about 2 s of training per candidate on one
-    thread): Adam, lr 0.001, batch 32, one epoch of 2,000 images.  The paper's SGD at this size
-    takes 31 small steps and leaves some sound networks near chance: measured on the 20 random
-    starting networks (MNIST, bench/training_signal.py), SGD gave 14-89% validation accuracy
-    ranking them like a 5-epoch training with Spearman 0.17; Adam 85-93%, Spearman 0.71."""
+    torch-code's paper defaults (LLMatic, seed 001, section 4): SGD, lr 0.001, momentum 0.9, 50
+    epochs; mobilenetv2's (GENIUS, seed 002, section 5): 20 epochs of SGD, lr 0.5, momentum 0.9,
+    weight decay 1e-4, batch 1024, 196 px, a 99/1 train/validation split (`--paper-scale`).
 
-    epochs: int = Field(1, gt=0, description="paper: 50")
-    batch_size: int = Field(32, gt=0, description="default 32 (more steps in one CPU epoch); --paper-scale: 64")
+    The defaults here are sized for a 2-core CPU: Adam, lr 0.001, batch 32, one epoch of 2,000
+    images for torch-code (about 2 s of training per candidate on one thread).  The paper's SGD at
+    this size takes 31 small steps and leaves some sound networks near chance: measured on the 20
+    random starting networks (MNIST, bench/training_signal.py), SGD gave 14-89% validation accuracy
+    ranking them like a 5-epoch training with Spearman 0.17; Adam 85-93%, Spearman 0.71.  Fields
+    left None take the space's default (MobileNetV2Space.RECIPE, TorchCodeSpace.RECIPE)."""
+
+    epochs: int = Field(1, gt=0, description="paper: 50 (torch-code), 20 (mobilenetv2)")
+    steps: int | None = Field(None, ge=0, description="optimiser steps per candidate, whatever the epochs; 0: the "
+                              "epochs decide (default: the space's; mobilenetv2 300 on a CPU, torch-code 0)")
+    batch_size: int = Field(32, gt=0, description="default 32 (more steps in one CPU epoch); --paper-scale: 64, 1024")
     optimizer: Literal["sgd", "adam"] = Field("adam", description="paper: sgd (--paper-scale)")
-    lr: float = Field(0.001, gt=0, description="paper: 0.001 (SGD); Adam's usual 0.001 by default")
+    lr: float = Field(0.001, gt=0, description="paper: 0.001 (LLMatic), 0.5 (GENIUS); Adam's usual 0.001 by default")
+    schedule: Literal["constant", "cosine"] | None = Field(None, description="learning rate over the steps (default: "
+                                                           "the space's; mobilenetv2 cosine, as GENIUS's train.py)")
     momentum: float = Field(0.9, ge=0, lt=1, description="SGD's momentum (paper: 0.9)")
-    weight_decay: float = Field(0.0, ge=0, description="L2 penalty (paper: none given, 0)")
-    train_subset: int | None = Field(2000, gt=0, description="training images per epoch (None: all)")
+    weight_decay: float = Field(0.0, ge=0, description="L2 penalty (LLMatic: none given, 0; GENIUS: 1e-4)")
+    train_subset: int | None = Field(2000, gt=0, description="training images used (--train-images; None: all)")
     eval_subset: int | None = Field(1000, gt=0, description="validation and test images scored (None: all)")
+    data: Path | None = Field(None, description="the user's data (--data): an ImageFolder tree, a .npz of x and y, or "
+                              "a CIFAR-10/100 python archive; the dataset is then `custom` (training/datasets.py)")
+    image_size: int | None = Field(None, ge=8, le=1024, description="images are resized to this side (default: the "
+                                   "space's; torch-code 32, mobilenetv2 32 on a CPU, 196 at --paper-scale)")
+    val_fraction: float | None = Field(None, gt=0, lt=1, description="share of the training images held out for "
+                                       "validation (default: the source's, 10%; GENIUS 1%)")
+    augment: Literal["auto", "none", "flip"] = Field(
+        "auto", description="auto: random-resized crop and horizontal flip of photos (folders, CIFAR, .npz), none of "
+        "digits; flip: flips only; none")
+    width: float | None = Field(None, gt=0, le=4, description="mobilenetv2's width multiplier (default 0.5 on a CPU, "
+                                "1.0 at --paper-scale: the paper's network)")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when the machine has a GPU, else CPU")
+    amp: bool | None = Field(None, description="mixed precision (default: on CUDA only; float16 with loss scaling)")
+    loader_threads: int = Field(2, ge=1, le=32, description="threads gathering batches ahead of the training step "
+                                "(threads: DataLoader's worker processes cannot run under the sandbox's Landlock rules)")
     executor: Executor = "local"
     sandbox: Sandbox = Field("warm", description="warm: each candidate's child is forked from a process that "
                              "imported torch once (training/warm.py); cold: a fresh interpreter per candidate")
@@ -254,7 +277,11 @@ class Settings(BaseSettings):
     pool_rea: int = Field(4, ge=0, description="REA children of tournament winners added to each round's pool (LLMatic: per offspring) "
                           "(critic evidence/llm): the search the graph contains")
     pool_random: int = Field(16, ge=0, description="random samples added to each round's pool (LLMatic: per offspring; critic evidence/llm)")
-    max_flops_m: float | None = Field(None, gt=0, description="reject cells above this many MFLOPs")
+    max_flops_m: float | None = Field(None, gt=0, description="reject architectures above this many MFLOPs")
+    min_flops_m: float | None = Field(None, ge=0, description="reject architectures below this many MFLOPs (GENIUS, "
+                                      "section 5: [270, 330] and [370, 430] on MobileNetV2)")
+    flops_revisions: int = Field(3, ge=0, description="times the designer is told the FLOPs of a proposal outside the "
+                                 "bound and asked to revise it, before the Critic rejects it (GENIUS section 5)")
     max_params_m: float | None = Field(None, gt=0, description="reject cells above this many M params")
     max_rejections: int = Field(
         3, ge=1, description="rounds in a row without an accepted candidate before a REA step stands in")
@@ -293,6 +320,13 @@ class Settings(BaseSettings):
         return value.strip() if value is not None else None
 
     @model_validator(mode="after")
+    def _bound(self) -> "Settings":
+        if self.min_flops_m is not None and self.max_flops_m is not None and self.min_flops_m > self.max_flops_m:
+            raise ValueError(f"min_flops_m {self.min_flops_m:g} is above max_flops_m {self.max_flops_m:g}: no "
+                             "architecture can meet that bound")
+        return self
+
+    @model_validator(mode="after")
     def _official_nb201(self) -> "Settings":
         if self.nb201_api is not None and self.space != "nb201":
             raise ValueError(f"--nb201-api reads NAS-Bench-201; it does not apply to space {self.space}")
@@ -313,29 +347,45 @@ PAPER_SCALE = {"llmatic": {"generations": 20, "batch": 100, "initial": 10},
                             "flops_bounds_m": (200.0, 5000.0), "width_depth_bounds": (0.0, 200.0),
                             "optimizer": "sgd", "lr": 0.001, "momentum": 0.9, "weight_decay": 0.0,
                             "batch_size": 64}}  # the batch size is not in the paper: 64, as before
+# GENIUS's search on ImageNet (seed 002, section 5): every candidate trained 20 epochs with SGD, lr 0.5,
+# weight decay 1e-4, batch 1024, momentum 0.9, random-resized crops and flips at 196 x 196, on 99% of the
+# training set; validated on the other 1%, tested on the official validation set (an ImageFolder's val/).
+# The paper's network is width 1.0; the schedule is its train.py's cosine decay.
+PAPER_SCALE_BY_SPACE = {"mobilenetv2": {"training": {
+    "epochs": 20, "steps": 0, "train_subset": None, "eval_subset": None, "optimizer": "sgd", "lr": 0.5,
+    "momentum": 0.9, "weight_decay": 1e-4, "batch_size": 1024, "image_size": 196, "val_fraction": 0.01,
+    "schedule": "cosine", "width": 1.0, "augment": "auto",
+    # A GPU's hours per candidate (GENIUS: 5.6 GPU days for ~10 of them): no CPU-time limit, two days of wall clock.
+    "cpu_seconds": None, "wall_seconds": 172_800.0}}}
 
 
 def load_settings(config: Path | None = None, model_flags: list[str] | None = None, paper_scale: bool = False,
                   **overrides) -> Settings:
     """Resolve settings from file, environment and flags; user mistakes become UserError.
     `paper_scale` fills in the papers' values (PAPER_SCALE) under any explicit flag."""
-    if paper_scale:
-        for section, values in PAPER_SCALE.items():
-            overrides[section] = {**values, **(overrides.get(section) or {})}
     if config is not None and not config.is_file():
         raise UserError(f"config file not found: {config}")
     # The TOML path is class configuration in pydantic-settings; a subclass carries a per-call path.
     cls = Settings if config is None else type("Settings", (Settings,), {
         "model_config": {**Settings.model_config, "toml_file": config}})
+    if paper_scale:
+        space = overrides.get("space") or _build(cls, overrides, config).space  # the file may name the space
+        for section, values in PAPER_SCALE_BY_SPACE.get(space, PAPER_SCALE).items():
+            overrides[section] = {**values, **(overrides.get(section) or {})}
+    settings = _build(cls, overrides, config)
+    if model_flags:
+        settings.models = apply_model_flags(settings.models, model_flags)
+    return settings
+
+
+def _build(cls: type[Settings], overrides: dict, config: Path | None) -> Settings:
     try:
         settings = cls(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise UserError(f"invalid {where}: {first['msg']}") from None
+        raise UserError(f"invalid {where}: {first['msg'].removeprefix('Value error, ')}") from None
     except ValueError as err:  # a malformed TOML file
         raise UserError(f"cannot read config {config or 'archagents.toml'}: {err}") from None
-    if model_flags:
-        settings.models = apply_model_flags(settings.models, model_flags)
     return settings
 

@@ -132,7 +132,7 @@ def index(trials: "list[Trial] | Evaluated") -> Evaluated:
 
 
 def check_rules(space: SearchSpace, dataset: str, arch: str, evaluated: "list[Trial] | Evaluated",
-                max_flops_m: float | None, max_params_m: float | None) -> Verdict:
+                max_flops_m: float | None, max_params_m: float | None, min_flops_m: float | None = None) -> Verdict:
     """The exact checks, in order of cheapness."""
     evaluated = index(evaluated)
     try:  # code spaces (torch-code) refuse code they will not run; the reason goes back to the designer
@@ -155,18 +155,41 @@ def check_rules(space: SearchSpace, dataset: str, arch: str, evaluated: "list[Tr
         return Verdict(accept=False, kind="isomorphic",
                        reason=f"it computes the same function as the architecture evaluated at step "
                               f"{trial.step} ({trial.val_acc:.2f}%): {trial.arch}")
-    if max_flops_m is not None or max_params_m is not None:
+    if max_flops_m is not None or max_params_m is not None or min_flops_m is not None:
         try:
             flops, params = space.cost(arch, dataset)
         except UserError as err:  # torch-code measures in the sandbox: the network may not build
             return Verdict(accept=False, kind="malformed", reason=f"it cannot be measured: {err}")
-        if max_flops_m is not None and flops > max_flops_m:
-            return Verdict(accept=False, kind="constraint",
-                           reason=f"it needs {flops:.1f} MFLOPs, above the limit of {max_flops_m:g}.")
+        outside = flops_outside(flops, min_flops_m, max_flops_m)
+        if outside:
+            return Verdict(accept=False, kind="constraint", reason=outside)
         if max_params_m is not None and params > max_params_m:
             return Verdict(accept=False, kind="constraint",
                            reason=f"it has {params:.3f} M parameters, above the limit of {max_params_m:g}.")
     return Verdict(accept=True, kind="ok", reason="new, and within the constraints.")
+
+
+def check_bound(space: SearchSpace, low: float | None, high: float | None) -> None:
+    """Refuse a FLOPs bound no architecture of the space can meet (one line, before the run folder
+    exists), on spaces that know their range (`flops_range`: the macro tables, mobilenetv2)."""
+    span = getattr(space, "flops_range", None)
+    if span is None or (low is None and high is None):
+        return
+    smallest, largest = span()
+    if high is not None and high < smallest:
+        raise UserError(f"no {space.name} architecture has at most {high:g} MFLOPs: the smallest has {smallest:.1f}")
+    if low is not None and low > largest:
+        raise UserError(f"no {space.name} architecture has at least {low:g} MFLOPs: the largest has {largest:.1f}")
+
+
+def flops_outside(flops: float, low: float | None, high: float | None) -> str:
+    """Why `flops` is outside the bound, with how far (GENIUS's feedback, section 5: "resulting 362
+    FLOPS, which is 32 FLOPS higher the upper bound of 330"); empty when it is inside."""
+    if high is not None and flops > high:
+        return f"it needs {flops:.1f} MFLOPs, {flops - high:.1f} above the upper bound of {high:g}."
+    if low is not None and flops < low:
+        return f"it needs {flops:.1f} MFLOPs, {low - flops:.1f} below the lower bound of {low:g}."
+    return ""
 
 
 def rank(candidates: list[Trial], evidence: list[dict[str, float]]) -> list[Ranked]:

@@ -19,7 +19,7 @@ import json
 from functools import cache
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Sequence
 
 from pydantic import AfterValidator, BaseModel, Field, create_model
 
@@ -138,11 +138,12 @@ def retry_temperature(base: float, rejections_in_row: int) -> float:
 
 def propose(asker: Asker, space: SearchSpace, dataset: str, trials: list[Trial], journal: Journal,
             step: int, temperature: float | None = None, seed: int | None = None,
-            notes: str = "") -> tuple[str | None, str, Usage]:
+            notes: str = "", followup: Sequence[BaseMessage] = ()) -> tuple[str | None, str, Usage]:
     """Ask for the next architecture: (arch string or None if unparseable, rationale, usage).
-    `notes` (principles or past results from memory) are added to the problem statement."""
+    `notes` (principles or past results from memory) are added to the problem statement;
+    `followup` continues the dialogue (the FLOPs loop's revisions, agents/flops_loop.py)."""
     schema = proposal_schema(space.proposal_schema)
-    answer, usage = asker.ask(conversation(space, dataset, trials, notes), schema, journal, step,
+    answer, usage = asker.ask(conversation(space, dataset, trials, notes) + list(followup), schema, journal, step,
                               temperature=temperature, seed=seed)
     if answer is None:
         return None, "", usage
@@ -217,12 +218,13 @@ def standing(space: Positional, mine: int, total: int, pool: list[Trial], mean: 
 
 def candidates(asker: Asker, space: SearchSpace, dataset: str, best: list[Trial], rejected: list[Trial],
                journal: Journal, step: int, k: int = 4, temperature: float | None = None, seed: int | None = None,
-               notes: str = "", standing: str = "") -> tuple[list[Candidate], Usage]:
+               notes: str = "", standing: str = "", followup: Sequence[BaseMessage] = ()) -> tuple[list[Candidate], Usage]:
     """Ask for k edits of evaluated architectures and one new architecture (k new ones when
     nothing is evaluated yet).  `best`: the evaluated architectures, best first (SHOWN of them
     are shown); `rejected`: the latest the Critic rejected.  Returns the valid, distinct
     candidates and the usage; an unparseable answer gives no candidates.  `standing`: the
-    designer's record (`standing()`)."""
+    designer's record (`standing()`); `followup` continues the dialogue (the FLOPs loop,
+    agents/flops_loop.py)."""
     evaluated = best[:SHOWN]
     positions = space.positions()
     problem = space.describe(dataset) + (f"\n\n{notes}" if notes else "")
@@ -237,7 +239,7 @@ def candidates(asker: Asker, space: SearchSpace, dataset: str, best: list[Trial]
         told = ("\nNot evaluated (rejected by the Critic):\n" + "\n".join(
             f"- {layer_list(space, t.arch)}: {t.verdict}" for t in recent)) if recent else ""
         prompt = CANDIDATES.format(evaluated=shown, rejected=told, standing=standing, **fields)
-    answer, usage = asker.ask([SystemMessage(SYSTEM_EDITS), HumanMessage(prompt)], schema, journal, step,
+    answer, usage = asker.ask([SystemMessage(SYSTEM_EDITS), HumanMessage(prompt), *followup], schema, journal, step,
                               temperature=temperature, seed=seed)
     if answer is None:
         return [], usage

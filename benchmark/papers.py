@@ -77,6 +77,12 @@ PRESETS: dict[str, dict] = {
     "llmatic-nb201": {"graphs": ["llmatic", *BASELINE_GRAPHS], "space": "nb201",
                       "datasets": ["cifar10", "cifar100", "imagenet16"], "budgets": [2010], "seeds": 10,
                       "llm_seeds": 10, "settings": {"llmatic": {"generations": 20, "batch": 100, "initial": 10}}},
+    # GENIUS's ImageNet protocol at CPU scale (seed 002, section 5): the bound [270, 330] MFLOPs, every
+    # evaluation a real training (the space's CPU recipe) on the offline digits; 3 seeds each; GENIUS's
+    # no-model twin (the knowledge-free evidence Critic and its contained search alone) beside it.
+    "genius-mobilenetv2-digits": {"graphs": ["genius", "random", "rea", "random+flops"], "space": "mobilenetv2",
+                                  "datasets": ["digits"], "budgets": [10], "seeds": 3, "llm_seeds": 3,
+                                  "ablate_model": True, "settings": {"min_flops_m": 270, "max_flops_m": 330}},
     "lapt-nb201": {"graphs": ["lapt", "prior", *BASELINE_GRAPHS], "space": "nb201", "datasets": ["cifar10", "cifar100"],
                    "budgets": [20], "seeds": 20, "llm_seeds": 20},
     "lapt-transnas101": {"graphs": ["lapt", "prior", *BASELINE_GRAPHS], "space": "transnas101",

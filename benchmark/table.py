@@ -65,7 +65,7 @@ class Row(BaseModel):
     tokens_mean: float
     llm_share: float | None     # share of evaluated architectures that came from the model (llm, edit)
     paper: str
-    optimum: float
+    optimum: float | None       # None: a trained space has no table to know it
     not_applicable: str = ""
     knowledge: str = "none"
     delta_mean: float | None = None  # graph minus its no-model twin, mean over paired seeds
@@ -85,7 +85,8 @@ def score_run(run_path: Path) -> RunScore | None:
     settings = Settings.model_validate_json((run_path / "config.json").read_text())
     space = _space(settings.space)
     journal = Journal(run_path / "events.jsonl")
-    best_arch, best_val, curve, tokens, seen, by_source = None, None, [], 0, set(), defaultdict(int)
+    final = _finals(settings, run_path)
+    best_arch, best_key, best_val, curve, tokens, seen, by_source = None, None, None, [], 0, set(), defaultdict(int)
     sources = _sources(run_path)
     for event in journal.events():
         if event.kind == "answer":
@@ -98,16 +99,37 @@ def score_run(run_path: Path) -> RunScore | None:
         seen.add(key)
         by_source[sources.get(arch, "unknown")] += 1
         if val is not None and (best_val is None or val > best_val):
-            best_arch, best_val = arch, val
+            best_arch, best_key, best_val = arch, key, val
         if best_arch is not None:
-            curve.append(_final(space.name, best_arch, settings.dataset)[0])
-    test, rank = _final(space.name, best_arch, settings.dataset) if best_arch else (None, None)
+            curve.append(final(best_arch, best_key)[0])
+    test, rank = final(best_arch, best_key) if best_arch else (None, None)
     return RunScore(run_id=run_path.name, graph=settings.graph, space=settings.space, dataset=settings.dataset,
                     budget=settings.budget, seed=settings.seed, evaluations=len(seen), best_arch=best_arch,
                     best_val=best_val, test=test if space.name != "transnas101" else best_val, rank=rank,
                     tokens=tokens, curve=curve, by_source=dict(by_source),
                     twin=settings.designer == "none" and settings.graph not in _baselines(),
                     knowledge=label(of_run(settings, space, journal)))
+
+
+def _finals(settings, run_path: Path):
+    """(arch, canonical form) -> (score, rank): the space's table, looked up once; for a trained space
+    the test accuracy in the run's own saved training report (sandbox/<job>/report.json), never a
+    new training."""
+    from spaces.base import Trained, has
+
+    space = _space(settings.space)
+    if not has(space, Trained):
+        return lambda arch, key: _final(space.name, arch, settings.dataset)
+    reports = {}
+    for path in sorted((run_path / "sandbox").glob("*/report.json")):
+        report = json.loads(path.read_text())
+        reports.setdefault(report["canonical"], report)
+
+    def final(arch: str, key: str) -> tuple[float | None, None]:
+        report = reports.get(key, {})
+        return report.get("test_acc") if report.get("test_acc") is not None else report.get("val_acc"), None
+
+    return final
 
 
 def _sources(run_path: Path) -> dict[str, str]:
@@ -219,9 +241,13 @@ def _paper(space: str, dataset: str, graph: str, knowledge: str) -> str:
 
 
 @cache
-def _optimum(space: str, dataset: str) -> float:
+def _optimum(space: str, dataset: str) -> float | None:
     """The best score in the space's table (every architecture: the tables are small enough)."""
+    from spaces.base import Tabular, has
+
     s = _space(space)
+    if not has(s, Tabular):
+        return None
     return max(_score(s.final_report(arch, dataset)) for arch in s.all_archs())
 
 
@@ -236,12 +262,16 @@ HEADER = ["budget", "dataset", "graph", "knowledge", "seeds", "score (mean ± st
 def _cells(row: Row) -> list[str]:
     if row.not_applicable and not row.seeds:
         return [str(row.budget), row.dataset, row.graph, "", "0", f"n/a: {row.not_applicable}", "", "", "", "", "",
-                row.paper, f"{row.optimum:.2f}"]
+                row.paper, _optimum_text(row)]
     score = "-" if row.score_mean is None else f"{row.score_mean:.2f} ± {row.score_std:.2f}"
     return [str(row.budget), row.dataset, row.graph, row.knowledge, str(row.seeds), score,
             "-" if row.rank_mean is None else f"{row.rank_mean:.0f}", f"{row.evaluations_mean:.1f}",
             f"{row.tokens_mean:,.0f}", "-" if row.llm_share is None else f"{100 * row.llm_share:.0f}%",
-            _delta_text(row), row.paper, f"{row.optimum:.2f}"]
+            _delta_text(row), row.paper, _optimum_text(row)]
+
+
+def _optimum_text(row: Row) -> str:
+    return "-" if row.optimum is None else f"{row.optimum:.2f}"
 
 
 def _delta_text(row: Row) -> str:
@@ -254,7 +284,9 @@ def _delta_text(row: Row) -> str:
 
 def markdown(grid: Grid, table: list[Row]) -> str:
     metric = "validation metric of the best (no test split)" if grid.space == "transnas101" else \
-        "test accuracy of the best-by-validation architecture"
+        "test accuracy of the best-by-validation architecture" + (
+            " (its training's held-out test split; no table: no rank, no optimum)" if _optimum(grid.space, grid.datasets[0])
+            is None else "")
     lines = [f"# Benchmark {grid.name}: {grid.space}", "",
              f"Score: {metric}, mean ± std over seeds (population std). Rank: among all architectures of the "
              "space by that score. Knowledge: what the runs used besides their own evaluations (none: only "
@@ -269,6 +301,16 @@ def markdown(grid: Grid, table: list[Row]) -> str:
     if quoted:
         lines += ["", "The papers quote other optima (" + ", ".join(quoted) + "); ours is the table's."]
     return "\n".join(lines) + "\n"
+
+
+def _signal(path: Path) -> str:
+    """The training-signal figure of a trained space's benchmark, when bench/training_signal.py wrote
+    it beside the table: how well the CPU recipe orders networks as a longer training does."""
+    signal = path / "training_signal.md"
+    if not signal.is_file():
+        return ""
+    headline = [line for line in signal.read_text().splitlines() if line.startswith("**Spearman")]
+    return f"\nTraining signal (training_signal.md): {headline[0].strip('*') if headline else 'see the file'}.\n"
 
 
 def csv_text(table: list[Row]) -> str:
@@ -319,7 +361,7 @@ def plot(path: Path, grid: Grid, scores: list[RunScore]) -> list[str]:
 def write(path: Path, grid: Grid) -> list[Row]:
     scores, not_applicable = collect(path)
     table = rows(grid, scores, not_applicable)
-    (path / "table.md").write_text(markdown(grid, table))
+    (path / "table.md").write_text(markdown(grid, table) + _signal(path))
     (path / "table.csv").write_text(csv_text(table))
     (path / "scores.json").write_text(json.dumps([s.model_dump() for s in scores], indent=1))
     plot(path, grid, scores)

@@ -68,7 +68,7 @@ def _edited(ctx: RunContext, state: SearchState, text: str) -> tuple[str | None,
     except UserError as err:
         return None, f"the user's edit is not a valid architecture: {err}"
     verdict = critic.check_rules(ctx.space, ctx.settings.dataset, arch, state.evaluated(),
-                                 ctx.settings.max_flops_m, ctx.settings.max_params_m)
+                                 ctx.settings.max_flops_m, ctx.settings.max_params_m, ctx.settings.min_flops_m)
     return (arch, "edited by the user") if verdict.accept else (None, f"the user's edit was rejected: {verdict.reason}")
 
 

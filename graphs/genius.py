@@ -16,6 +16,9 @@ With `--critic rules` (the paper's setting) only the designer's proposal is cons
 after `max_rejections` rejected rounds a REA step stands in.  `--designer none` never asks
 the model: the same Critic and contained search alone, the twin that measures what the
 model adds.
+
+With a FLOPs bound (`--max-flops-m`, `--min-flops-m`) the designer's answer goes through
+GENIUS's FLOPs loop (section 5, agents/flops_loop.py) before the Critic sees it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 from langgraph.graph import StateGraph
 from langgraph.runtime import Runtime
 
-from agents import critic, designer
+from agents import critic, designer, flops_loop
 from graphs import nodes, search
 from graphs.context import RunContext
 from graphs.remember import designer_notes
@@ -113,6 +116,13 @@ def designer_every(settings: Settings) -> int:
 
 
 def _ask_designer(state: SearchState, ctx: RunContext, step: int) -> tuple[list[Trial], object]:
+    """The designer's candidates, revised by GENIUS's FLOPs loop while none is within the bound."""
+    settings = ctx.settings
+    return flops_loop.revise(lambda followup: _ask_once(state, ctx, step, followup), ctx.space, settings.dataset,
+                             settings.min_flops_m, settings.max_flops_m, settings.flops_revisions, ctx.journal, step)
+
+
+def _ask_once(state: SearchState, ctx: RunContext, step: int, followup) -> tuple[list[Trial], object]:
     settings = ctx.settings
     temperature = designer.retry_temperature(settings.temperature, state.rejections_in_row)
     seed, notes = settings.seed * 100_003 + step, designer_notes(ctx)
@@ -122,8 +132,9 @@ def _ask_designer(state: SearchState, ctx: RunContext, step: int) -> tuple[list[
                                    state.pool, standings.mean("model")) if nodes.ranks_by_evidence(ctx) else ""
         found, usage = designer.candidates(ctx.askers["designer"], ctx.space, settings.dataset,
                                            state.best_first(designer.SHOWN), state.rejected(designer.SHOWN_REJECTED),
-                                           ctx.journal, step, settings.candidates, temperature, seed, notes, record)
+                                           ctx.journal, step, settings.candidates, temperature, seed, notes, record,
+                                           followup)
         return [Trial(step=0, arch=c.arch, source=c.source, rationale=c.rationale) for c in found], usage
     arch, rationale, usage = designer.propose(ctx.askers["designer"], ctx.space, settings.dataset, state.trials,
-                                              ctx.journal, step, temperature, seed=seed, notes=notes)
+                                              ctx.journal, step, temperature, seed=seed, notes=notes, followup=followup)
     return ([Trial(step=0, arch=arch, source="llm", rationale=rationale)] if arch else []), usage

@@ -31,7 +31,7 @@ from graphs.context import RunContext
 from graphs.state import SearchState
 from memory.journal import dumps
 from settings import Settings
-from spaces.base import Evaluation, Trained, Trial, has
+from spaces.base import Evaluation, Trial
 from tools import evidence as evidence_tool
 from memory.archive import Archive
 from tools.archive_insert import archive_insert
@@ -100,7 +100,7 @@ def review(state: SearchState, runtime: Runtime[RunContext]) -> Command:
     accepted, rejected = [], []
     for candidate in state.pool:
         verdict = critic.check_rules(ctx.space, settings.dataset, candidate.arch, evaluated,
-                                     settings.max_flops_m, settings.max_params_m)
+                                     settings.max_flops_m, settings.max_params_m, settings.min_flops_m)
         if verdict.accept:
             accepted.append(candidate)
         elif candidate.source in ("llm", "edit", "human"):  # the designer hears why (baselines draw valid ones)
@@ -144,10 +144,10 @@ def ranks_by_evidence(ctx: RunContext) -> bool:
 
 def contained(settings: Settings, space) -> bool:
     """The Critic ranks a pool by evidence (critic evidence/llm) on spaces where evidence is cheap,
-    and the graph's contained search adds its candidates to it; on trained spaces (torch-code)
-    every candidate's FLOPs would cost a sandboxed forward pass, so there the rules alone decide
-    and no contained search joins the pool."""
-    return settings.critic in ("evidence", "llm") and not has(space, Trained)
+    and the graph's contained search adds its candidates to it; on torch-code every candidate's
+    FLOPs would cost a sandboxed forward pass, so there the rules alone decide and no contained
+    search joins the pool (`cheap_evidence`: mobilenetv2 counts its FLOPs analytically)."""
+    return settings.critic in ("evidence", "llm") and space.cheap_evidence
 
 
 def rank_pool(ctx: RunContext, state: SearchState, candidates: list[Trial],

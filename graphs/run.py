@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import graphs
 import spaces
+from agents import critic
 from agents.llm import asker_for, check_provider
 from agents.providers import price
 from agents.structured import Asker
@@ -41,7 +42,12 @@ def prepare(settings: Settings) -> Settings:
     if settings.budget is None:
         settings = settings.model_copy(update={"budget": variant.default_budget(settings)})
     graphs.check(variant, settings, space)
+    critic.check_bound(space, settings.min_flops_m, settings.max_flops_m)
     knowledge.check(settings, space)  # what the run may know besides its own evaluations (graphs/knowledge.py)
+    if settings.training.data is not None and not isinstance(space, spaces.Trained):
+        trained = ", ".join(n for n, c in spaces.REGISTRY.items() if isinstance(c(), spaces.Trained))
+        raise UserError(f"--data is what networks are trained on; {space.name} is a benchmark table (spaces that train: "
+                        f"{trained})")
     if hasattr(space, "check_settings"):  # torch-code: is the CIFAR-10 archive there? nb201: is --nb201-api official?
         space.check_settings(settings)
     for role in variant.roles(settings):

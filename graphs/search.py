@@ -32,7 +32,7 @@ def acceptable(ctx: RunContext, state: SearchState, arch: str,
     """Not evaluated (nor isomorphic to an evaluated architecture) and accepted by the rules
     (`evaluated`: the history's index, when the caller checks many candidates against it)."""
     verdict = critic.check_rules(ctx.space, ctx.settings.dataset, arch, evaluated or state.index(),
-                                 ctx.settings.max_flops_m, ctx.settings.max_params_m)
+                                 ctx.settings.max_flops_m, ctx.settings.max_params_m, ctx.settings.min_flops_m)
     return verdict.accept
 
 

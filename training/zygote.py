@@ -72,18 +72,16 @@ def warm_up(trainer) -> None:
     warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
 
 
-def preload(trainer, path: str) -> None:
-    """Keep the label-free arrays of `path` (read here, by the zygote, from a file the parent wrote)."""
-    import numpy as np
-
-    stat = os.stat(path)
+def preload(trainer, folder: str) -> None:
+    """Open the data folder `folder` once (a folder the parent wrote; read here, by the zygote):
+    its children inherit the memory maps and the read-only training labels."""
+    stat = os.stat(os.path.join(folder, "meta.json"))
     stamp = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    if trainer.PRELOADED.get(path, {}).get("stamp") == stamp:
+    if trainer.PRELOADED.get(folder, {}).get("stamp") == stamp:
         return
-    arrays = trainer.read_inputs(path, np)
-    for array in arrays.values():
-        array.flags.writeable = False
-    trainer.PRELOADED[path] = {**arrays, "stamp": stamp}
+    data = trainer.batches.open_data(folder, {})
+    data["y_train"].flags.writeable = False
+    trainer.PRELOADED[folder] = {**data, "stamp": stamp}
 
 
 def threads() -> int:

@@ -90,9 +90,9 @@ def test_names_are_checked_before_anything_runs():
         tiny_grid(graphs=["nope"])
     with pytest.raises(UserError, match="unknown dataset"):
         tiny_grid(datasets=["c"])
-    with pytest.raises(UserError, match="trains networks"):
-        bench_grid.validate(bench_grid.Grid(name="x", graphs=["random"], space="torch-code", datasets=["mnist"],
-                                            budgets=[1]))
+    trained = bench_grid.validate(bench_grid.Grid(name="x", graphs=["random"], space="mobilenetv2",
+                                                  datasets=["digits"], budgets=[1]))
+    assert trained.datasets == ["digits"]  # a trained space is benched too (its preset: genius-mobilenetv2-digits)
 
 
 def test_llm_seeds_cap_only_the_graphs_that_call_a_model():
@@ -123,6 +123,42 @@ def test_llmatic_offspring_count_as_the_model_s_only_when_the_model_wrote_them(t
     for operator, arch in (("init", "a"), ("baseline", "b"), ("mutation", "c"), ("crossover", "d")):
         journal.append(1, "offspring", data={"operator": operator, "arch": arch})
     assert bench_table._sources(tmp_path) == {"a": "random", "b": "baseline", "c": "llm", "d": "llm"}
+
+
+def test_a_trained_space_is_scored_from_its_own_training_reports(tmp_path, monkeypatch):
+    """mobilenetv2 has no table: the test accuracy of the best-by-validation architecture is the one
+    its training reported (sandbox/<job>/report.json); no rank, no optimum.  Trainings faked here."""
+    from spaces.base import Evaluation, FinalReport
+    from spaces.mobilenetv2 import MobileNetV2Space
+
+    def evaluate(self, arch, dataset):  # writes the report a real training would have saved
+        flops = self.cost(arch, dataset)[0]
+        key = self.workdir / f"job{abs(hash(arch)) % 10**8}"
+        key.mkdir(parents=True)
+        report = {"canonical": self.canonical(arch), "val_acc": flops / 4, "test_acc": flops / 5}
+        (key / "report.json").write_text(json.dumps(report))
+        return Evaluation(arch=arch, canonical=report["canonical"], val_acc=report["val_acc"], flops_m=flops)
+
+    monkeypatch.setattr(MobileNetV2Space, "evaluate", evaluate)
+    monkeypatch.setattr(MobileNetV2Space, "final_report", lambda self, arch, dataset: FinalReport(
+        arch=arch, val_acc=0.0, test_acc=None, rank=None, of=None, flops_m=None, params_m=None))
+    grid = bench_grid.validate(bench_grid.Grid(name="m", graphs=["random", "random+flops"], space="mobilenetv2",
+                                               datasets=["digits"], budgets=[3], seeds=2,
+                                               settings={"min_flops_m": 270, "max_flops_m": 330}))
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "training_signal.md").write_text("# x\n\n**Spearman's rho, 300 steps vs 1500: 0.70**\n")
+    bench_grid.run(grid, tmp_path, bench_grid.shared_settings(grid, [], None))
+    rows = bench_table.write(tmp_path / "m", grid)
+    for run in (tmp_path / "m" / "runs").glob("[!.]*"):  # .datasets: the data cache beside the runs
+        evaluated = [json.loads(line)["data"] for line in (run / "events.jsonl").read_text().splitlines()
+                     if json.loads(line)["kind"] == "evaluation"]
+        assert all(270 <= e["flops_m"] <= 330 for e in evaluated)
+        best = max(evaluated, key=lambda e: e["val_acc"])
+        score = next(s for s in json.loads((tmp_path / "m" / "scores.json").read_text()) if s["run_id"] == run.name)
+        assert score["test"] == pytest.approx(best["flops_m"] / 5) and score["rank"] is None
+    assert all(row.seeds == 2 and row.optimum is None and row.rank_mean is None for row in rows)
+    text = (tmp_path / "m" / "table.md").read_text()
+    assert "held-out test split" in text and "Spearman's rho, 300 steps vs 1500: 0.70" in text
 
 
 def test_the_no_model_twins_measure_what_the_model_added(tmp_path):

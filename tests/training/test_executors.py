@@ -1,7 +1,10 @@
+import json
+
 import pytest
 
 import training.jobs
 from settings import TrainingSettings
+from spaces import get
 from spaces.torch_code import SEED_NETWORK, vet
 from tests.fakes import Overlap
 from training import executors
@@ -54,15 +57,19 @@ def test_ray_executor_trains_on_a_local_cluster(tmp_path):
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": str(executors.ROOT)}})
     try:
-        pool = executors.RayExecutor(num_cpus=1)
+        pool = executors.RayExecutor(num_cpus=1, num_gpus=executors.ray_gpus("auto"))
         training = {"epochs": 1, "train_subset": 64, "eval_subset": 64}
         code, canonical = vet(SEED_NETWORK)
         batch = [{"code": code, "canonical": canonical, "dataset": "digits", "workdir": str(tmp_path / "sandbox"),
                   "data_dir": str(tmp_path / "data"), "training": training, "seed": seed} for seed in (0, 1)]
+        # GENIUS's MobileNetV2 through the path a GPU run takes (device auto, mixed precision: bfloat16 here)
+        mobilenet = get("mobilenetv2")
+        batch.append({**batch[0], "code": mobilenet.source(json.dumps([1, 0, 0, 0, 0, 0] * 5), "digits"),
+                      "canonical": "mobilenetv2", "training": {**training, "steps": 4, "amp": True, "width": 0.5}})
         reports = pool.map(batch)
         assert all(r["failure"] is None and 0 <= r["val_acc"] <= 100 for r in reports), \
             [(r["failure"], r["detail"]) for r in reports]
-        assert reports[0]["key"] != reports[1]["key"]
+        assert reports[0]["key"] != reports[1]["key"] and reports[2]["device"] == "cpu"
         assert all(r["sandbox"] == "warm" for r in reports)  # forked from a zygote in the Ray worker
     finally:
         ray.shutdown()

@@ -1,6 +1,7 @@
 """The sandbox's runtime guards, tested directly: these jobs bypass static validation
 (spaces/torch_code.py would refuse most of them) to show the child contains them anyway."""
 
+import json
 import os
 import textwrap
 
@@ -29,17 +30,21 @@ def net(init: str = "pass", forward: str = "pass") -> str:
     return NET.format(init=init, forward=forward)
 
 
+def fabricated(folder, photos: bool = False):
+    """A dataset cache folder in the format training/datasets.py writes (random images)."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True)
+    for split, n in (("train", 64), ("val", 32), ("test", 32)):
+        np.save(folder / f"x_{split}.npy", rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8))
+        np.save(folder / f"y_{split}.npy", rng.integers(0, 10, n).astype(np.int64))
+    (folder / "meta.json").write_text(json.dumps({"classes": 10, "mean": [0.5] * 3, "std": [0.29] * 3, "size": 32,
+                                                  "photos": photos}))
+    return folder
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    """A fabricated dataset in the format training/datasets.py writes (random images)."""
-    rng = np.random.default_rng(0)
-    path = tmp_path_factory.mktemp("data") / "tiny.npz"
-    arrays = {}
-    for split, n in (("train", 64), ("val", 32), ("test", 32)):
-        arrays[f"x_{split}"] = rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8)
-        arrays[f"y_{split}"] = rng.integers(0, 10, n).astype(np.int64)
-    np.savez(path, mean=np.full(3, 0.5, np.float32), std=np.full(3, 0.29, np.float32), **arrays)
-    return path
+    return fabricated(tmp_path_factory.mktemp("data") / "tiny")
 
 
 def run(data, tmp_path, code, wall=60.0, **job):
@@ -119,6 +124,17 @@ def test_a_dying_child_is_a_crash_not_an_exception(data, tmp_path):
 
 
 @child
+def test_photos_train_with_loader_threads_augmentation_and_mixed_precision(tmp_path):
+    """The batch loader's threads, the on-device crop and flip and the mixed-precision step (bfloat16
+    here; float16 on CUDA) all run under the child's Landlock rules and audit hook."""
+    photos = fabricated(tmp_path / "photos", photos=True)
+    result = run(photos, tmp_path, net(forward="x = F.relu(x)"), steps=6, loader_threads=3, amp=True,
+                 schedule="cosine")
+    assert result.failure is None, result.detail
+    assert result.images_seen == 6 * 16 and result.device == "cpu"
+
+
+@child
 def test_the_allowed_modules_are_there_without_imports(data, tmp_path):
     """Small models often forget `import torch.nn as nn`; the allowed names are pre-bound."""
     result = run(data, tmp_path, net().replace(HEAD, ""))
@@ -135,15 +151,14 @@ def landlock_available() -> bool:
 
 
 def test_predictions_are_scored_against_labels_the_child_never_had(data):
-    with np.load(data) as arrays:
-        y_val, y_test = arrays["y_val"], arrays["y_test"]
+    y_val, y_test = np.load(data / "y_val.npy"), np.load(data / "y_test.npy")
     job = sandbox.TrainJob(code="", data=data, val_subset=10)
     answered = sandbox.SandboxResult(val_predicted=list(y_val[:10]), test_predicted=[int(c) for c in (y_test + 1) % 10])
     scored = sandbox._scored(answered, job)
     assert scored.val_acc == 100.0 and scored.test_acc == 0.0 and scored.failure is None
     assert scored.val_predicted is None and scored.test_predicted is None
-    with np.load(sandbox.datasets.without_held_out_labels(data)) as view:
-        assert "y_val" not in view.files and "y_test" not in view.files
+    view = sandbox.datasets.without_held_out_labels(data)
+    assert not (view / "y_val.npy").exists() and not (view / "y_test.npy").exists()
 
 
 def test_a_result_without_predictions_is_a_crash(data):
