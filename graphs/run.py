@@ -40,7 +40,7 @@ def prepare(settings: Settings) -> Settings:
     if settings.budget is None:
         settings = settings.model_copy(update={"budget": variant.default_budget(settings)})
     graphs.check(variant, settings, space)
-    if isinstance(space, spaces.Trained):  # e.g. torch-code: is the CIFAR-10 archive there?
+    if hasattr(space, "check_settings"):  # trained spaces (torch-code, darts): is the data there?
         space.check_settings(settings)
     for role in variant.roles(settings):
         check_provider(settings.models.for_role(role))

@@ -129,6 +129,9 @@ class Space:
     # GBNF of an LLMatic code answer's form, for models that take a grammar; None: one fenced
     # python block (agents/mutator.py CODE_BLOCK_GBNF).
     code_grammar: ClassVar[str | None] = None
+    # Architectures a learner prompt shows at most (LAPT: 50); fewer where one is long (DARTS: 32
+    # positions), so that the prompt fits a small model's context.
+    examples_shown: ClassVar[int] = 50
 
     def resolve_dataset(self, dataset: str) -> str:
         """The canonical dataset name; an unknown one is a UserError that lists the accepted names."""

@@ -70,13 +70,17 @@ class AuxiliaryHead(nn.Module):
     def __init__(self, c: int, classes: int, layout: Layout):
         super().__init__()
         stride, last_bn = (3, True) if layout == "cifar" else (2, False)
+        self.pool = nn.AvgPool2d(5, stride=stride, padding=0, count_include_pad=False)
         self.features = nn.Sequential(
-            nn.ReLU(inplace=True), nn.AvgPool2d(5, stride=stride, padding=0, count_include_pad=False),
             nn.Conv2d(c, 128, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(inplace=True),
             nn.Conv2d(128, 768, 2, bias=False), *([nn.BatchNorm2d(768)] if last_bn else []), nn.ReLU(inplace=True))
         self.classifier = nn.Linear(768, classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.relu(x)
+        # DARTS's 5x5 pooling at stride 3 turns its 8x8 maps into 2x2; maps of a small CPU input are
+        # smaller than the window, so they are averaged to 2x2 directly.
+        x = self.pool(x) if x.shape[-1] >= 5 else nn.functional.adaptive_avg_pool2d(x, 2)
         return self.classifier(self.features(x).flatten(1))
 
 

@@ -165,7 +165,7 @@ def _train_supernet(model: Supernet, spec: SupernetSpec, data: Data, folder: Pat
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)  # DARTS's gradient clip
             optimizer.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         _save(folder / "supernet.pt", {"epoch": epoch + 1, "model": model.state_dict(),
                                        "optimizer": optimizer.state_dict()})
         _log(folder, {"epoch": epoch + 1, "loss": round(sum(losses) / max(len(losses), 1), 4)})
@@ -245,7 +245,7 @@ def standalone(genotype: G.Genotype, spec: StandaloneSpec, folder: Path, data: D
                 loss.backward()
                 nn.utils.clip_grad_norm_(net.parameters(), 5.0)
                 optimizer.step()
-                losses.append(float(loss))
+                losses.append(float(loss.detach()))
             _save(folder / "standalone.pt", {"epoch": epoch + 1, "model": net.state_dict(),
                                              "optimizer": optimizer.state_dict()})
             if progress is not None:
