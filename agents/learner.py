@@ -151,14 +151,15 @@ def as_layer_list(space: Positional, arch: str) -> str:
     return "[" + ", ".join(space.ops(arch)) + "]"
 
 
-def stats_text(stats: list[OpStat]) -> str:
-    """One line per position, operations by their share of the top: `op top%/rest%`."""
+def stats_text(stats: list[OpStat], per_position: int | None = None) -> str:
+    """One line per position, operations by their share of the top: `op top%/rest%` (the first
+    `per_position` of them where a space has many: DARTS's 32 positions of up to 8)."""
     by_position: dict[str, list[OpStat]] = {}
     for row in stats:
         by_position.setdefault(row.position, []).append(row)
     lines = []
     for position, rows in by_position.items():
-        ranked = sorted(rows, key=lambda r: -r.top_freq)
+        ranked = sorted(rows, key=lambda r: -r.top_freq)[:per_position]
         lines.append(f"{position}: " + ", ".join(f"{r.op} {100 * r.top_freq:.0f}%/{100 * r.rest_freq:.0f}%"
                                                  for r in ranked))
     return "\n".join(lines)
@@ -341,7 +342,7 @@ def _numbered(principles: list[Principle]) -> str:
 
 def _fields(space: Positional, dataset: str, max_ops: int, stats: list[OpStat], k: int, n: int) -> dict:
     return {"problem": space.describe(dataset), "positions": ", ".join(space.positions()), "max_ops": max_ops,
-            "stats": stats_text(stats), "k": k, "rest": max(n - k, 0)}
+            "stats": stats_text(stats, getattr(space, "stats_shown", None)), "k": k, "rest": max(n - k, 0)}
 
 
 def learn(asker: Asker, space: Positional, dataset: str, scored: list[tuple[str, float]], k: int, journal: Journal,

@@ -77,7 +77,10 @@ class DartsSpace(Space):
                                                 source="mnist", learn_samples=100, crossover=0.5, mutation=0.5,
                                                 source_samples=1000)
     rea: ClassVar[tuple[int, int]] = (20, 2)  # LAPT's REA on DARTS (Table 1)
-    examples_shown: ClassVar[int] = 10  # 32 positions an architecture: 50 would not fit a small model's context
+    # 32 positions an architecture: 50 examples would not fit a small model's context, and SmolLM2-135M
+    # took 650 s (at load 10) on a prompt of 10 examples and every operation's share (5,300 tokens).
+    examples_shown: ClassVar[int] = 5
+    stats_shown: ClassVar[int] = 4  # operations per position in the learner's statistics, by share of the top
     edits: ClassVar[tuple[str, ...]] = (
         "Replace one operation of the normal cell to improve the network above.",
         "Replace one operation of the reduction cell to improve the network above.",
