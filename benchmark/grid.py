@@ -73,9 +73,10 @@ def validate(grid: Grid) -> Grid:
     import spaces
 
     space = spaces.get(grid.space)
-    if not isinstance(space, spaces.Tabular):
-        raise UserError(f"bench compares on benchmark tables; {grid.space} trains networks (choose one of "
-                        f"{', '.join(n for n, c in spaces.REGISTRY.items() if isinstance(c(), spaces.Tabular))})")
+    if not isinstance(space, (spaces.Tabular, spaces.WeightShared)):
+        comparable = [n for n, c in spaces.REGISTRY.items() if isinstance(c(), (spaces.Tabular, spaces.WeightShared))]
+        raise UserError(f"bench compares on benchmark tables or through a supernet; {grid.space} trains every network "
+                        f"(choose one of {', '.join(comparable)})")
     for graph in grid.graphs:
         graphs.get(graph)
     datasets = [space.resolve_dataset(d) for d in grid.datasets]

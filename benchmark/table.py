@@ -9,6 +9,13 @@ Nothing is taken from result.json, so the table cannot disagree with what the ru
 Rows: (budget, dataset, graph): mean +- std over seeds of the test accuracy (the validation
 metric on TransNAS-Bench-101, which has no test split), mean rank in the space, evaluations,
 tokens, seeds; beside them the paper's figure for that graph and the optimum of the space.
+
+A space without a table (DARTS, evaluated through a supernet) has no rank and no optimum: the
+score is the test accuracy of the best-by-validation architecture trained stand-alone, read
+from the training report the run left in its folder (standalone/*/report.json), and the curve
+is the best validation estimate so far.  `knowledge` says what each row knew beyond its own
+evaluations: the run's `knowledge` record where it has one, else the transfer its journal shows
+(LAPT's source task), else none.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ class RunScore(BaseModel):
     tokens: int
     curve: list[float]          # test (else validation) score of the best-by-validation so far, per evaluation
     by_source: dict[str, int]   # evaluated architectures by where they came from
+    knowledge: str = "none"     # what the run knew beyond its own evaluations
 
 
 class Row(BaseModel):
@@ -58,8 +66,9 @@ class Row(BaseModel):
     tokens_mean: float
     llm_share: float | None     # share of evaluated architectures that came from the model (llm, edit)
     paper: str
-    optimum: float
+    optimum: float | None
     not_applicable: str = ""
+    knowledge: str = ""
 
 
 def score_run(run_path: Path) -> RunScore | None:
@@ -71,6 +80,7 @@ def score_run(run_path: Path) -> RunScore | None:
         return None
     settings = Settings.model_validate_json((run_path / "config.json").read_text())
     space = _space(settings.space)
+    tabular = _tabular(space)
     best_arch, best_val, curve, tokens, seen, by_source = None, None, [], 0, set(), defaultdict(int)
     sources = _sources(run_path)
     for event in Journal(run_path / "events.jsonl").events():
@@ -86,12 +96,51 @@ def score_run(run_path: Path) -> RunScore | None:
         if val is not None and (best_val is None or val > best_val):
             best_arch, best_val = arch, val
         if best_arch is not None:
-            curve.append(_final(space.name, best_arch, settings.dataset)[0])
-    test, rank = _final(space.name, best_arch, settings.dataset) if best_arch else (None, None)
+            curve.append(_final(space.name, best_arch, settings.dataset)[0] if tabular else best_val)
+    if tabular:
+        test, rank = _final(space.name, best_arch, settings.dataset) if best_arch else (None, None)
+    else:
+        test, rank = _trained(run_path, space, best_arch), None
     return RunScore(run_id=run_path.name, graph=settings.graph, space=settings.space, dataset=settings.dataset,
                     budget=settings.budget, seed=settings.seed, evaluations=len(seen), best_arch=best_arch,
                     best_val=best_val, test=test if space.name != "transnas101" else best_val, rank=rank,
-                    tokens=tokens, curve=curve, by_source=dict(by_source))
+                    tokens=tokens, curve=curve, by_source=dict(by_source), knowledge=_knowledge(run_path))
+
+
+def _tabular(space) -> bool:
+    import spaces
+
+    return isinstance(space, spaces.Tabular)
+
+
+def _trained(run_path: Path, space, arch: str | None) -> float | None:
+    """Test accuracy of `arch` trained stand-alone, from the report the run's final step left."""
+    if arch is None:
+        return None
+    for report in sorted((run_path / "standalone").glob("*/report.json")):
+        data = json.loads(report.read_text())
+        if space.canonical(data["arch"]) == space.canonical(arch):
+            return data["test_acc"]
+    return None
+
+
+def _knowledge(run_path: Path) -> str:
+    """What the run knew beyond its own evaluations (issue 22's `knowledge` record where the run
+    has one; else the transfer its journal shows)."""
+    from memory.journal import Journal
+
+    result = json.loads((run_path / "result.json").read_text())
+    if result.get("knowledge"):
+        known = result["knowledge"]
+        return known if isinstance(known, str) else json.dumps(known, sort_keys=True)
+    for event in Journal(run_path / "events.jsonl").events():
+        if event.kind == "run" and event.data.get("event") == "lapt_transfer" and event.data.get("source"):
+            samples = next((e.data["samples"] for e in Journal(run_path / "events.jsonl").events()
+                            if e.kind == "archive" and "lapt_source" in e.data), None)
+            how = f"{samples} architectures scored through its supernet" if samples else \
+                f"principles v{event.data.get('version')} from memory" if event.data.get("version") else "its table"
+            return f"transfer from {event.data['source']} ({how})"
+    return "none"
 
 
 def _sources(run_path: Path) -> dict[str, str]:
@@ -152,6 +201,7 @@ def rows(grid: Grid, scores: list[RunScore], not_applicable: dict[str, str]) -> 
                 from_model = sum(s.by_source.get("llm", 0) + s.by_source.get("edit", 0) for s in group)
                 reason = next((r for cid, r in not_applicable.items()
                                if cid.startswith(f"{graph}-{grid.space}-{dataset}-b{budget}-")), "")
+                knowledge = "; ".join(sorted({s.knowledge for s in group}))
                 out.append(Row(
                     budget=budget, dataset=dataset, graph=graph, seeds=len(group),
                     score_mean=statistics.fmean(values) if values else None,
@@ -160,7 +210,8 @@ def rows(grid: Grid, scores: list[RunScore], not_applicable: dict[str, str]) -> 
                     evaluations_mean=statistics.fmean([s.evaluations for s in group]) if group else 0.0,
                     tokens_mean=statistics.fmean([s.tokens for s in group]) if group else 0.0,
                     llm_share=(from_model / evaluated) if evaluated and graph not in _baselines() else None,
-                    paper=_paper(grid.space, dataset, graph), optimum=optimum, not_applicable=reason))
+                    paper=_paper(grid.space, dataset, graph), optimum=optimum, not_applicable=reason,
+                    knowledge=knowledge))
     return out
 
 
@@ -179,9 +230,12 @@ def _paper(space: str, dataset: str, graph: str) -> str:
 
 
 @cache
-def _optimum(space: str, dataset: str) -> float:
-    """The best score in the space's table (every architecture: the tables are small enough)."""
+def _optimum(space: str, dataset: str) -> float | None:
+    """The best score in the space's table (every architecture: the tables are small enough); None
+    for a space without one."""
     s = _space(space)
+    if not _tabular(s):
+        return None
     return max(_score(s.final_report(arch, dataset)) for arch in s.all_archs())
 
 
@@ -190,23 +244,30 @@ def _score(report) -> float:
 
 
 HEADER = ["budget", "dataset", "graph", "seeds", "score (mean ± std)", "rank (mean)", "evaluations", "LLM tokens",
-          "from the model", "paper", "optimum"]
+          "from the model", "knowledge", "paper", "optimum"]
 
 
 def _cells(row: Row) -> list[str]:
     if row.not_applicable and not row.seeds:
-        return [str(row.budget), row.dataset, row.graph, "0", f"n/a: {row.not_applicable}", "", "", "", "", row.paper,
-                f"{row.optimum:.2f}"]
+        return [str(row.budget), row.dataset, row.graph, "0", f"n/a: {row.not_applicable}", "", "", "", "", "",
+                row.paper, _optimum_cell(row)]
     score = "-" if row.score_mean is None else f"{row.score_mean:.2f} ± {row.score_std:.2f}"
     return [str(row.budget), row.dataset, row.graph, str(row.seeds), score,
             "-" if row.rank_mean is None else f"{row.rank_mean:.0f}", f"{row.evaluations_mean:.1f}",
-            f"{row.tokens_mean:,.0f}", "-" if row.llm_share is None else f"{100 * row.llm_share:.0f}%", row.paper,
-            f"{row.optimum:.2f}"]
+            f"{row.tokens_mean:,.0f}", "-" if row.llm_share is None else f"{100 * row.llm_share:.0f}%",
+            row.knowledge or "-", row.paper, _optimum_cell(row)]
+
+
+def _optimum_cell(row: Row) -> str:
+    return "-" if row.optimum is None else f"{row.optimum:.2f}"
 
 
 def markdown(grid: Grid, table: list[Row]) -> str:
     metric = "validation metric of the best (no test split)" if grid.space == "transnas101" else \
         "test accuracy of the best-by-validation architecture"
+    if not _tabular(_space(grid.space)):
+        metric = ("test accuracy of the best-by-validation architecture (validation: its supernet estimate) trained "
+                  "stand-alone once at the end; no table, so no rank and no optimum")
     lines = [f"# Benchmark {grid.name}: {grid.space}", "",
              f"Score: {metric}, mean ± std over seeds (population std). Rank: among all architectures of the "
              "space by that score. From the model: share of evaluated architectures the LLM proposed (whole or "
