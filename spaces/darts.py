@@ -228,20 +228,21 @@ class DartsSpace(Space):
         folder = darts_train.folder_of(self._shared(), spec)
         model, data = self._supernet(spec, self._shared())
         path = folder / f"sample-{n}.jsonl"
-        done = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
         rng, drawn, seen = random.Random(f"source-sample:{dataset}"), [], set()
         while len(drawn) < n:  # the same n architectures every time, in the same order
             arch = self.sample_random(rng)
             if self.canonical(arch) not in seen:
                 seen.add(self.canonical(arch))
                 drawn.append(arch)
-        with open(path, "a") as out:
-            for arch in drawn[len(done):]:
-                score = darts_train.estimate(model, _parsed(arch), data, self.settings.bn_batches,
-                                             self.settings.batch_size)
-                done.append([arch, round(score, 4)])
-                out.write(json.dumps(done[-1]) + "\n")
-                out.flush()
+        with darts_train.exclusive(folder):  # two runs transferring from one source score it once
+            done = _scores(path)
+            with open(path, "a") as out:
+                for arch in drawn[len(done):]:
+                    score = darts_train.estimate(model, _parsed(arch), data, self.settings.bn_batches,
+                                                 self.settings.batch_size)
+                    done.append([arch, round(score, 4)])
+                    out.write(json.dumps(done[-1]) + "\n")
+                    out.flush()
         return sorted(((a, s) for a, s in done), key=lambda item: -item[1])
 
     def _shared(self) -> Path:
@@ -335,6 +336,24 @@ class DartsSpace(Space):
 
     def descriptor_ranges(self, dataset: str) -> list[tuple[float, float]]:
         return [_flops_range(self.resolve_dataset(dataset)), (1.0, 4.0)]
+
+
+def _scores(path: Path) -> list[list]:
+    """The scores written so far; a line a kill -9 cut short is dropped (and the file rewritten)."""
+    import json
+
+    if not path.exists():
+        return []
+    lines = path.read_text().splitlines()
+    done = []
+    for line in lines:
+        try:
+            done.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    if len(done) < len(lines):
+        path.write_text("".join(json.dumps(row) + "\n" for row in done))
+    return done
 
 
 @cache

@@ -122,7 +122,7 @@ Progress = Callable[[int, int, float], None]  # (epoch done, epochs, mean loss)
 def supernet(spec: SupernetSpec, folder: Path, data: Data, progress: Progress | None = None) -> Supernet:
     """The trained supernet of `spec` in `folder` (trained now, or the rest of it, if needed)."""
     folder.mkdir(parents=True, exist_ok=True)
-    with _exclusive(folder):
+    with exclusive(folder):
         model = _new_supernet(spec, data.classes)
         state = _load(folder / "supernet.pt")
         if state is not None and state["epoch"] >= spec.epochs:
@@ -150,11 +150,11 @@ def cosine(lr: float, epoch: int, epochs: int) -> float:
 def _train_supernet(model: Supernet, spec: SupernetSpec, data: Data, folder: Path, state: dict | None,
                     progress: Progress | None) -> None:
     optimizer = _optimizer(model, spec.lr, spec.momentum, spec.weight_decay)
-    start = 0
+    start, history = 0, []
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        start = state["epoch"]
+        start, history = state["epoch"], list(state.get("history", []))
     full, allowed = G.full(), spec.allowed or G.full()
     for epoch in range(start, spec.epochs):
         rng = random.Random(f"{spec.seed}:supernet:{epoch}")
@@ -170,9 +170,12 @@ def _train_supernet(model: Supernet, spec: SupernetSpec, data: Data, folder: Pat
             nn.utils.clip_grad_norm_(model.parameters(), 5.0)  # DARTS's gradient clip
             optimizer.step()
             losses.append(float(loss.detach()))
+        history.append({"epoch": epoch + 1, "loss": round(sum(losses) / max(len(losses), 1), 4), "pid": os.getpid()})
         _save(folder / "supernet.pt", {"epoch": epoch + 1, "model": model.state_dict(),
-                                       "optimizer": optimizer.state_dict()})
-        _log(folder, {"epoch": epoch + 1, "loss": round(sum(losses) / max(len(losses), 1), 4)})
+                                       "optimizer": optimizer.state_dict(), "history": history})
+        # the log is the checkpoint's own history, rewritten whole: a kill between the two files
+        # can leave it one epoch behind, never ahead or with an epoch twice
+        _write(folder / "epochs.jsonl", "".join(json.dumps(record) + "\n" for record in history))
         if progress is not None:
             progress(epoch + 1, spec.epochs, sum(losses) / max(len(losses), 1))
 
@@ -223,7 +226,7 @@ def standalone(genotype: G.Genotype, spec: StandaloneSpec, folder: Path, data: D
                progress: Progress | None = None) -> dict:
     """Train `genotype` from scratch (or finish, or read back, its training); its report."""
     folder.mkdir(parents=True, exist_ok=True)
-    with _exclusive(folder):
+    with exclusive(folder):
         report = folder / "report.json"
         if report.exists():
             return json.loads(report.read_text())
@@ -267,7 +270,7 @@ def standalone(genotype: G.Genotype, spec: StandaloneSpec, folder: Path, data: D
 
 
 @contextmanager
-def _exclusive(folder: Path):
+def exclusive(folder: Path):
     """One process trains a folder at a time (flock: the OS drops it when its holder dies)."""
     with open(folder / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -290,8 +293,3 @@ def _write(path: Path, text: str) -> None:
                                      delete=False) as tmp:
         tmp.write(text)
     os.replace(tmp.name, path)
-
-
-def _log(folder: Path, record: dict) -> None:
-    with open(folder / "epochs.jsonl", "a") as log:
-        log.write(json.dumps(record) + "\n")

@@ -122,3 +122,55 @@ def test_llmatic_reads_genotypes_from_answers():
     low, high = SPACE.descriptor_ranges("cifar10")[0]
     assert low < SPACE.descriptors(DARTS_V2, "cifar10")[0] < high
     assert SPACE.descriptors(DARTS_V2, "cifar10")[1] == 2.0  # normal node 5 reads node 2
+
+
+@pytest.mark.parametrize("name", list(PUBLISHED))
+def test_published_genotypes_build_for_cifar_and_imagenet(name):
+    import torch
+
+    from spaces.darts_model import Network, count_parameters
+
+    genotype = G.parse(PUBLISHED[name])
+    for layout, c, layers, classes, size, dataset in [("cifar", 36, 20, 10, 32, "cifar10"),
+                                                      ("imagenet", 48, 14, 1000, 224, "imagenet")]:
+        net = Network(genotype, c, classes, layers, layout, auxiliary=True).train()
+        assert count_parameters(net) == round(SPACE.cost(PUBLISHED[name], dataset)[1] * 1e6)
+        assert sum(p.numel() for p in net.auxiliary_head.parameters()) > 0  # built, but not counted
+        with torch.no_grad():
+            logits = net(torch.randn(2, 3, size, size))
+        assert logits.shape == (2, classes) and net.aux_logits.shape == (2, classes)
+        if name in REPORTED and layout == "cifar":
+            assert abs(count_parameters(net) / 1e6 - REPORTED[name]) / REPORTED[name] < 0.005
+
+
+def test_parameters_and_flops_of_a_small_network_by_hand():
+    """C 2, 3 cells (reductions at cells 1 and 2), 8x8 input, 10 classes; every normal node two
+    skip connections, every reduction node a 3x3 separable conv of c_k-2 and a max pool."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from spaces.darts_cost import network_cost
+    from spaces.darts_model import Network, count_parameters
+
+    normal = tuple(p for _ in G.NODES for p in (("skip_connect", 0), ("skip_connect", 1)))
+    reduce = tuple(p for _ in G.NODES for p in (("sep_conv_3x3", 0), ("max_pool_3x3", 1)))
+    genotype = G.Genotype(normal, G.CONCAT, reduce, G.CONCAT)
+    def sep(c: int) -> int:  # twice: depthwise 3x3, pointwise 1x1, BatchNorm (weight and bias)
+        return 2 * (9 * c + c * c + 2 * c)
+
+    stem = 3 * 3 * 3 * 6 + 2 * 6                        # 3x3 conv to 3C = 6, BatchNorm
+    cell0 = 2 * (6 * 2 + 2 * 2)                         # normal, C 2: two 1x1 ReLU-conv-BN 6->2; skips are free
+    cell1 = (6 * 4 + 2 * 4) + (8 * 4 + 2 * 4) + 4 * sep(4)  # reduction, C 4: 1x1 6->4, 1x1 8->4, 4 sep convs
+    cell2 = (2 * 8 * 4 + 2 * 8) + (16 * 8 + 2 * 8) + 4 * sep(8)  # C 8: factorized 8->8 of c_k-2, 1x1 16->8
+    classifier = 32 * 10 + 10                           # 4 nodes x 8 channels
+    assert count_parameters(Network(genotype, 2, 10, 3)) == stem + cell0 + cell1 + cell2 + classifier == 2528
+    count = network_cost(genotype, 2, 10, 3, "cifar", 8)
+    assert count.params == 2528
+    # multiply-accumulates: the stem and cell 0 at 8x8; cell 1's preprocessing at 8x8, its sep convs (stride 2)
+    # at 4x4; cell 2's factorized reduction of c_k-2 (8x8) and its 1x1 at 4x4, its sep convs at 2x2; the classifier
+    macs = 27 * 6 * 64 + 2 * (6 * 2 * 64) + (6 * 4 + 8 * 4) * 64 + 4 * 2 * (9 * 4 + 16) * 16 \
+        + (2 * 8 * 4 + 16 * 8) * 16 + 4 * 2 * (9 * 8 + 64) * 4 + 320
+    assert count.macs == macs
+    with FlopCounterMode(display=False) as counter:
+        Network(genotype, 2, 10, 3).eval()(torch.zeros(1, 3, 8, 8))
+    assert counter.get_total_flops() == 2 * macs

@@ -63,9 +63,11 @@ def test_training_resumes_after_a_crash_and_is_never_repeated(tmp_path, monkeypa
 
     with pytest.raises(KeyboardInterrupt):
         darts_train.supernet(spec(), folder, data, crash_after_first_epoch)
-    resumed = darts_train.supernet(spec(), folder, data)
+    trained = []
+    resumed = darts_train.supernet(spec(), folder, data, lambda epoch, epochs, loss: trained.append(epoch))
+    assert trained == [2]  # epoch 1 was not trained again
     epochs = [json.loads(line)["epoch"] for line in (folder / "epochs.jsonl").read_text().splitlines()]
-    assert epochs == [1, 2]  # epoch 1 was not trained again
+    assert epochs == [1, 2]
     straight = darts_train.supernet(spec(), tmp_path / "straight", data)
     for (name, a), (_, b) in zip(resumed.state_dict().items(), straight.state_dict().items()):
         assert torch.allclose(a.float(), b.float(), atol=1e-6), name  # as if never interrupted
