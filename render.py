@@ -61,6 +61,13 @@ def summary_table(result: dict, seconds: float) -> Table:
         generation = (result.get("llmatic") or {}).get("best_generation")
         where = f"generation {generation}" if generation is not None else f"step {best['step']}"
         table.add_row("found at", f"{where} ({best['source']})")
+    if "knowledge" in result:  # older runs did not record it
+        from graphs.knowledge import label
+
+        table.add_row("knew", "only its own evaluations and evidence computed on each candidate"
+                      if result["knowledge"] == "none" else label(result["knowledge"]))
+    if result.get("contribution"):
+        table.add_row("the model", result["contribution"])
     lapt = result.get("lapt")
     if lapt:
         rounds = ", ".join(f"{r['evaluations']} in {r['members']} cells" + (f" -> {r['adaptation']}" if r['adaptation']
@@ -104,7 +111,7 @@ def summary_table(result: dict, seconds: float) -> Table:
 
 
 SOURCE_WORDS = {"llm": "the designer's proposals", "edit": "the designer's edits", "baseline":
-                "the contained search (Critic's pick)", "fallback": "fallback steps", "random": "random samples",
+                "the contained search (Critic's pick; runs before the rea/random split)", "fallback": "fallback steps", "random": "random samples",
                 "rea": "REA children", "prior": "the source task's prior", "flops": "largest-FLOPs picks",
                 "local": "local mutations", "human": "the user's edits"}
 
@@ -176,21 +183,86 @@ def ask_approval(console: Console, settings, proposal: dict) -> dict:
     import spaces
     from errors import UserError
 
-    best = proposal.get("best")
+    if proposal.get("kind") in ("batch", "space"):  # LLMatic's batch, LAPT's principles and space
+        return (ask_batch if proposal["kind"] == "batch" else ask_space)(console, settings, proposal)
     console.print(f"\n[bold]step {proposal['step']}[/] ({proposal['source']}): {proposal['arch']}\n"
-                  f"  rationale: {escape(proposal.get('rationale') or '-')}\n"
-                  f"  evaluations so far: {proposal['evaluations']}"
-                  + (f", best {best['val_acc']:.2f}% at step {best['step']}" if best else ""))
-    while True:
-        choice = console.input("evaluate it? [a]ccept / [e]dit / [r]eject: ").strip().lower()[:1] or "a"
-        if choice in ("a", "r"):
-            return {"action": "accept" if choice == "a" else "reject"}
-        if choice == "e":
-            arch = console.input("architecture: ").strip()
-            try:
-                return {"action": "edit", "arch": spaces.get(settings.space).validate(arch)}
-            except UserError as err:
-                console.print(f"[red]{escape(str(err))}[/]")
+                  f"  rationale: {escape(proposal.get('rationale') or '-')}\n  {_so_far(proposal)}")
+    while (action := _choice(console, "evaluate it?")) == "edit":
+        arch = console.input("architecture: ").strip()
+        try:
+            return {"action": "edit", "arch": spaces.get(settings.space).validate(arch)}
+        except UserError as err:
+            console.print(f"[red]{escape(str(err))}[/]")
+    return {"action": action}
+
+
+def _so_far(proposal: dict) -> str:
+    best = proposal.get("best")
+    return f"evaluations so far: {proposal['evaluations']}" + (
+        f", best {best['val_acc']:.2f}% at step {best['step']}" if best else "")
+
+
+def _choice(console: Console, question: str) -> str:
+    """[a]ccept (the default: Enter), [e]dit or [r]eject, asked again until it is one of them."""
+    while (answer := console.input(f"{question} [a]ccept / [e]dit / [r]eject: ", markup=False).strip().lower()[:1]
+           or "a") not in ("a", "e", "r"):
+        pass
+    return {"a": "accept", "e": "edit", "r": "reject"}[answer]
+
+
+def ask_batch(console: Console, settings, proposal: dict) -> dict:
+    """LLMatic's batch (graphs/approve.py BatchDecision): keep, drop or add architectures."""
+    import spaces
+    from errors import UserError
+
+    batch = [item["arch"] for item in proposal["batch"]]
+    console.print(f"\n[bold]generation {proposal['generation']}[/]: {len(batch)} offspring to evaluate "
+                  f"({_so_far(proposal)})")
+    for i, item in enumerate(proposal["batch"], 1):
+        console.print(f"  {i}. {item['operator']:<9} {escape(item['arch'])}", highlight=False)
+    action = _choice(console, "evaluate them?")
+    if action != "edit":
+        return {"action": action}
+    dropped = console.input("drop which (numbers, e.g. 2,5; empty: none): ").replace(",", " ").split()
+    kept = [arch for i, arch in enumerate(batch, 1) if str(i) not in dropped]
+    while (text := console.input("add an architecture (empty line: done): ").strip()):
+        try:
+            kept.append(spaces.get(settings.space).validate(text))
+        except UserError as err:
+            console.print(f"[red]{escape(str(err))}[/]")
+    return {"action": "edit", "batch": kept}
+
+
+def ask_space(console: Console, settings, proposal: dict) -> dict:
+    """LAPT's principles and refined space (graphs/approve.py SpaceDecision): rewrite either."""
+    from memory.store import Principle
+    from pydantic import ValidationError
+
+    console.print(f"\n[bold]round {proposal['round']}[/]: the principles and the refined space of "
+                  f"{proposal['cells']} cells to search ({_so_far(proposal)})")
+    for text, origin in zip(proposal["principles"], proposal["origins"]):
+        console.print(f"  - \\[{origin}] {escape(text)}")
+    for position, ops in proposal["refined"].items():
+        console.print(f"    {escape(position)}: {escape(', '.join(ops))}")
+    action = _choice(console, "search it?")
+    if action != "edit":
+        return {"action": action}
+    principles = []
+    while (text := console.input("a principle (empty line: done; none at all: keep them): ").strip()):
+        try:
+            principles.append(Principle(text=text, origin="human").text)
+        except ValidationError as err:
+            console.print(f"[red]{escape(err.errors()[0]['msg'])}[/]")
+    refined = {}
+    for position, choices in proposal["positions"].items():
+        current = ", ".join(proposal["refined"][position])
+        while (text := console.input(f"{position} (of {', '.join(choices)}; empty: {current}): ").strip()):
+            ops = [op.strip() for op in text.split(",") if op.strip()]
+            if ops and set(ops) <= set(choices):
+                refined[position] = ops
+                break
+            console.print(f"[red]{escape(position)} takes one or more of {escape(', '.join(choices))}[/]")
+    return {"action": "edit", "principles": principles or None, "refined": refined or None}
 
 
 def principles_view(records, dropped: list[dict] | None = None) -> Group:

@@ -13,13 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from errors import UserError
 
 Role = Literal["designer", "critic", "learner", "inspector"]
 ROLES: tuple[Role, ...] = ("designer", "critic", "learner", "inspector")
+# What the evidence Critic can rank by (tools/evidence.py; the proxies of tools/proxies.PROXIES).
+EvidenceKind = Literal["auto", "flops", "params", "prior", "synflow", "naswot", "jacob_cov", "grad_norm", "snip"]
 Provider = Literal["embedded", "openai", "openai-compatible", "hf"]  # what each supports: agents/providers.py
 PROVIDERS: tuple[str, ...] = ("embedded", "openai", "openai-compatible", "hf")
 EMBEDDED_MODEL = "smollm2-135m"
@@ -119,8 +121,8 @@ LAPTAblation = Literal["none", "no-adaptation", "no-transfer"]
 class LAPTSettings(BaseModel):
     """LAPT (seed 003, Algorithm 1, Table 1).  Unset numbers take the paper's value for the space."""
 
-    transfer_from: str | None = Field(None, description="SPACE/DATASET whose principles start the search "
-                                      "(default: the paper's source task, nb201/imagenet16 or transnas101/jigsaw)")
+    model_config = {"extra": "forbid"}  # `[lapt] transfer_from` moved to the top level (what a run knows)
+
     learn_samples: int | None = Field(None, gt=0, description="top architectures of the source task the learner "
                                       "learns from (paper: 50 / 50 / 100 on DARTS)")
     top_r: int | None = Field(None, gt=0, description="architectures the adaptation learns from (paper: 5 / 15)")
@@ -142,26 +144,20 @@ class LAPTSettings(BaseModel):
                            "than twice a round's evaluations): a thin answer cannot collapse the search")
     ablation: LAPTAblation = "none"
 
-    @field_validator("transfer_from")
-    @classmethod
-    def _task(cls, value: str | None) -> str | None:
-        if value is not None and (value.count("/") != 1 or not all(value.split("/"))):
-            raise ValueError(f"want SPACE/DATASET, e.g. nb201/cifar10; got {value!r}")
-        return value
+    def samples(self, space) -> int:
+        """Architectures learned from: the setting, else the paper's for the space (50; DARTS 100)."""
+        return self.learn_samples or (space.lapt.learn_samples if space.lapt is not None else 50)
 
-    def resolved(self, space, target: str | None = None) -> "LAPTSettings":
+    def resolved(self, space, transfer_from: str | None = None) -> "LAPTSettings":
         """These settings with the paper's values for `space` (a spaces.Space: its `lapt`
-        defaults, LAPT Table 1) filled in where unset.  The default source task is the paper's;
-        when that is the target task itself (its best architectures would be the answer), the
-        first other task of the space is the source instead."""
+        defaults, LAPT Table 1) filled in where unset.  A space with one task and no
+        `transfer_from` can only run the no-transfer setting (section 5).  The source task
+        itself is the run's knowledge (graphs/knowledge.py), not a LAPT setting."""
         paper = space.lapt
         if paper is None:
             raise UserError(f"space {space.name} has no LAPT settings (it needs per-position operations)")
         filled = {k: v for k, v in paper.model_dump(exclude={"source"}).items() if getattr(self, k) is None}
-        if self.transfer_from is None and paper.source is not None:
-            source = paper.source if paper.source != target else next(d for d in space.datasets if d != target)
-            filled["transfer_from"] = f"{space.name}/{source}"
-        if self.transfer_from is None and paper.source is None and self.ablation == "none":
+        if transfer_from is None and paper.source is None and self.ablation == "none":
             filled["ablation"] = "no-transfer"  # one task only: nothing to transfer from
         return self.model_copy(update=filled)
 
@@ -264,10 +260,15 @@ class Settings(BaseSettings):
     budget: int | None = Field(None, gt=0, description="architectures evaluated (default: the graph's; GENIUS "
                                "10 iterations, LAPT the paper's rounds, LLMatic 10 random + 3 x 8)")
     seed: int = 0
+    nb201_api: Path | None = Field(None, description="the official NAS-Bench-201 benchmark file (e.g. NAS-Bench-201-"
+                                   "v1_1-096897.pth), read through nas_201_api (the [nb201-api] extra) instead of the "
+                                   "shipped table (space nb201; spaces/nb201_api.py)")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="designer temperature (GENIUS: 0)")
-    designer: Literal["edits", "genius"] = Field(
+    designer: Literal["edits", "genius", "none"] = Field(
         "edits", description="edits: several edits of evaluated architectures and one new one per call (spaces "
-        "with positions); genius: one whole proposal per call, the paper's dialogue")
+        "with positions); genius: one whole proposal per call, the paper's dialogue; none: the model is never "
+        "asked (the graph's Critic and contained search alone, its no-model twin; LAPT: principles from the "
+        "statistics)")
     candidates: int = Field(4, ge=1, le=16, description="edits the designer proposes per call (designer=edits)")
     designer_every: int | None = Field(None, ge=1, description="rounds per designer call (designer=edits with the "
                                        "evidence Critic; its unused candidates stay in the pool between calls); "
@@ -277,10 +278,18 @@ class Settings(BaseSettings):
         "at-chance cells and constraint breaks; evidence: rules, then rank every candidate (designer's and the "
         "contained baseline's) by evidence that costs no evaluation; llm: evidence, then the critic model picks "
         "among the best-ranked")
-    evidence: list[str] = Field(["auto"], description="what the evidence Critic ranks by (mean rank): flops, "
-                                "params, prior (typical of the source task's best), training-free proxies (naswot, "
-                                "synflow, jacob_cov) on spaces that build networks; auto: prior where the space has "
-                                "another task to learn from, else flops")
+    evidence: list[EvidenceKind] = Field(
+        ["auto"], description="what the evidence Critic ranks by (mean rank): flops, params, training-free proxies "
+        "(synflow, naswot, jacob_cov, grad_norm, snip) on spaces that build networks, prior (how typical of the "
+        "transfer source's best: needs transfer_from); auto: prior with transfer_from, else the measured "
+        "knowledge-free default (graphs/knowledge.py)")
+    transfer_from: str | None = Field(
+        None, description="SPACE/DATASET whose results the search may use (its table, else what the memory stores "
+        "of it): the prior evidence (genius, llmatic), LAPT's principles, the prior baseline.  Default: none, "
+        "except for the transfer methods lapt and prior, which take the paper's source task")
+    memory: Literal["on", "off"] = Field(
+        "on", description="off: read nothing the memory holds from earlier runs (stored principles, past "
+        "architectures), even where a flag or LAPT's transfer would")
     pool_rea: int = Field(4, ge=0, description="REA children of tournament winners added to each round's pool (LLMatic: per offspring) "
                           "(critic evidence/llm): the search the graph contains")
     pool_random: int = Field(16, ge=0, description="random samples added to each round's pool (LLMatic: per offspring; critic evidence/llm)")
@@ -291,8 +300,9 @@ class Settings(BaseSettings):
     rea: REASettings = REASettings()
     flops_pool: int | None = Field(None, gt=0, description="random+flops: the pool the largest are taken from "
                                    "(default 10 x budget, at least 100)")
-    approve: bool = Field(False, description="pause before each evaluation for the user to accept, edit or "
-                          "reject the proposal (GENIUS; graphs/approve.py)")
+    approve: bool = Field(False, description="pause for the user to accept, edit or reject what costs evaluations: "
+                          "each candidate (GENIUS, baselines), each batch (LLMatic), the principles and refined "
+                          "space of each round (LAPT); graphs/approve.py")
     limits: Limits = Limits()
     runs_dir: Path = Path("runs")
     models: Models = Models()
@@ -310,10 +320,23 @@ class Settings(BaseSettings):
     designer_memory: int = Field(0, ge=0, description="past architectures of this task from memory shown to "
                                  "the designer (genius)")
 
+    @field_validator("transfer_from")
+    @classmethod
+    def _task(cls, value: str | None) -> str | None:
+        if value is not None and (value.count("/") != 1 or not all(value.split("/"))):
+            raise ValueError(f"want SPACE/DATASET, e.g. nb201/cifar10; got {value!r}")
+        return value
+
     @field_validator("graph", "space", "dataset")
     @classmethod
     def _strip(cls, value: str | None) -> str | None:
         return value.strip() if value is not None else None
+
+    @model_validator(mode="after")
+    def _official_nb201(self) -> "Settings":
+        if self.nb201_api is not None and self.space != "nb201":
+            raise ValueError(f"--nb201-api reads NAS-Bench-201; it does not apply to space {self.space}")
+        return self
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

@@ -9,8 +9,18 @@ breaks a FLOPs/params constraint.
 Then evidence that costs no evaluation (tools/evidence.py: FLOPs and params from the table
 or a sandboxed forward pass, training-free proxies computed on the real network) ranks the
 candidates that passed: each kind of evidence is turned into a rank within the pool, and
-the score is the mean of those ranks (robust to the kinds' very different scales).  The
-best-scored candidate is evaluated.  With a critic model (`--critic llm`), the model sees
+the score is the mean of those ranks (robust to the kinds' very different scales).
+
+Evidence alone would let a designer win only where the evidence already agrees with it: a
+perfect designer whose cells the proxies rank second would never be evaluated.  So each
+source of candidates (the model, REA children, random samples, a transfer source) also
+earns evaluations by how its evaluated candidates did (`allocate`): a per-source credit is
+added to the evidence score, the mean standing of the source's evaluations among all of
+the run's (an optimistic first value, so every source is tried early, and a small UCB1
+bonus, Auer et al. 2002, so a source that started badly is tried again in a long run).
+A designer whose proposals do well takes most evaluations; one whose proposals do badly
+loses them after one or two, and the contained search goes on as it would without it.
+The best total is evaluated.  With a critic model (`--critic llm`), the model sees
 the top candidates with their evidence and the designer's rationale and picks one, with a
 reason; an unreadable or out-of-list answer falls back to the evidence ranking, so a weak
 model cannot make the choice worse than the ranking it was shown.
@@ -19,6 +29,7 @@ model cannot make the choice worse than the ranking it was shown.
 from __future__ import annotations
 
 import json
+import math
 from typing import Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -40,12 +51,34 @@ class Verdict(BaseModel):
 
 
 class Ranked(BaseModel):
-    """One candidate as the Critic ranked it: its evidence and its score (mean rank in the pool, 0-1)."""
+    """One candidate as the Critic ranked it: its evidence, its evidence score (mean rank in the
+    pool, 0-1), its source's credit (`allocate`) and the total it is ordered by."""
 
     arch: str
     source: str
     evidence: dict[str, float]
     score: float
+    credit: float = 0.0
+    total: float = 0.0
+
+
+class Credit(BaseModel):
+    """What a source of candidates has earned: its evaluations in this run, their mean standing
+    among all of the run's evaluations (0 worst, 1 best; None before any), and the credit added
+    to its candidates' evidence score."""
+
+    evaluated: int
+    mean: float | None
+    credit: float
+
+
+# Sources grouped by who made the candidate: the model (whole proposals, edits, the user's edits
+# count with them), the contained REA (its fallback steps too), random samples, a transfer source.
+GROUPS = {"llm": "model", "edit": "model", "human": "model", "rea": "rea", "fallback": "rea", "baseline": "rea",
+          "random": "random", "flops": "random", "prior": "transfer", "local": "local"}
+OPTIMISM = 1.0   # the standing a source is credited with before its first evaluation: every source is tried
+EXPLORE = 0.25   # UCB1's exploration weight: small, so one bad evaluation costs a source its turn at budget 10
+WEIGHT = 1.0     # credit against evidence score (both 0-1): a clearly better source outweighs the evidence
 
 
 class Choice(BaseModel):
@@ -142,6 +175,44 @@ def rank(candidates: list[Trial], evidence: list[dict[str, float]]) -> list[Rank
               for c, e, s in zip(candidates, evidence, scores)]
     order = sorted(range(n), key=lambda i: -ranked[i].score)
     return [ranked[i] for i in order]
+
+
+def group_of(source: str) -> str:
+    return GROUPS.get(source, source)
+
+
+def standings(evaluated: list[Trial]) -> list[float]:
+    """Each evaluation's standing among all of them: (rank - 1/2) / n by validation score, ties
+    averaged, so a single evaluation stands at 0.5 and the best of n at 1 - 1/2n."""
+    n = len(evaluated)
+    if n == 0:
+        return []
+    return [(p * (n - 1) + 0.5) / n for p in _percentiles([t.val_acc for t in evaluated])]
+
+
+def credits(evaluated: list[Trial], groups: set[str]) -> dict[str, Credit]:
+    """The credit of each source group: its mean standing, with one optimistic pseudo-evaluation
+    (OPTIMISM), plus EXPLORE * sqrt(ln(N + 1) / (n + 1)) (UCB1 with the pseudo-evaluation counted)."""
+    scored = [t for t in evaluated if t.val_acc is not None]
+    standing = standings(scored)
+    total = len(scored)
+    out = {}
+    for group in sorted(groups):
+        mine = [s for t, s in zip(scored, standing) if group_of(t.source) == group]
+        value = (OPTIMISM + sum(mine)) / (1 + len(mine)) + EXPLORE * math.sqrt(math.log(total + 1) / (len(mine) + 1))
+        out[group] = Credit(evaluated=len(mine), mean=round(sum(mine) / len(mine), 4) if mine else None,
+                            credit=round(value, 4))
+    return out
+
+
+def allocate(ranked: list[Ranked], evaluated: list[Trial]) -> tuple[list[Ranked], dict[str, Credit]]:
+    """Order candidates by evidence score + WEIGHT x their source's credit (stable: equal totals
+    keep the evidence order); returns the order and the credits (journaled with each choice)."""
+    table = credits(evaluated, {group_of(r.source) for r in ranked})
+    scored = [r.model_copy(update={"credit": table[group_of(r.source)].credit,
+                                   "total": round(r.score + WEIGHT * table[group_of(r.source)].credit, 4)})
+              for r in ranked]
+    return sorted(scored, key=lambda r: -r.total), table
 
 
 def _percentiles(values: list[float]) -> list[float]:

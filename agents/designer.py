@@ -162,7 +162,7 @@ CANDIDATES = """\
 
 Architectures are written as [{positions}].
 Evaluated so far, best first (step: architecture -> {metric}):
-{evaluated}{rejected}
+{evaluated}{rejected}{standing}
 Propose {k} candidates for the next evaluation, each an edit of one evaluated architecture: the step \
 of the parent, one position and its new operation. Prefer edits of the best architectures and do not \
 repeat an architecture listed above. Then give one new architecture (its layer list) that you expect to \
@@ -192,12 +192,36 @@ def layer_list(space: Positional, arch: str) -> str:
     return "[" + ", ".join(space.ops(arch)) + "]"
 
 
+STANDING = """
+Your proposals so far: {mine} evaluated, standing {mean:.2f} on average among all {total} evaluations (1 = best). \
+The Critic gives more evaluations to whoever proposes candidates that do well."""
+WAITING = """
+Your candidates not evaluated yet, with the evidence the Critic ranks by ({kinds}; higher is better):
+{lines}"""
+SHOWN_WAITING = 3
+
+
+def standing(space: Positional, evaluated: list[Trial], pool: list[Trial], credit_mean: float | None) -> str:
+    """What the designer should know about its own record: how its evaluated proposals stood, and
+    the evidence of its candidates still waiting (so it can see what the ranking favours)."""
+    mine = [t for t in evaluated if t.source in ("llm", "edit")]
+    text = STANDING.format(mine=len(mine), mean=credit_mean, total=len(evaluated)) if mine and credit_mean is not None \
+        else ""
+    waiting = [t for t in pool if t.source in ("llm", "edit") and t.evidence][:SHOWN_WAITING]
+    if waiting:
+        kinds = ", ".join(sorted(waiting[0].evidence))
+        text += WAITING.format(kinds=kinds, lines="\n".join(
+            f"- {layer_list(space, t.arch)}: " + ", ".join(f"{k} {v:.3g}" for k, v in sorted(t.evidence.items()))
+            for t in waiting))
+    return text
+
+
 def candidates(asker: Asker, space: SearchSpace, dataset: str, trials: list[Trial], journal: Journal, step: int,
                k: int = 4, temperature: float | None = None, seed: int | None = None,
-               notes: str = "") -> tuple[list[Candidate], Usage]:
+               notes: str = "", standing: str = "") -> tuple[list[Candidate], Usage]:
     """Ask for k edits of evaluated architectures and one new architecture (k new ones when
     nothing is evaluated yet).  Returns the valid, distinct candidates and the usage; an
-    unparseable answer gives no candidates."""
+    unparseable answer gives no candidates.  `standing`: the designer's record (`standing()`)."""
     evaluated = sorted((t for t in trials if t.val_acc is not None), key=lambda t: -t.val_acc)[:SHOWN]
     positions = space.positions()
     problem = space.describe(dataset) + (f"\n\n{notes}" if notes else "")
@@ -211,7 +235,7 @@ def candidates(asker: Asker, space: SearchSpace, dataset: str, trials: list[Tria
         recent = [t for t in trials if not t.accepted][-SHOWN_REJECTED:]
         rejected = ("\nNot evaluated (rejected by the Critic):\n" + "\n".join(
             f"- {layer_list(space, t.arch)}: {t.verdict}" for t in recent)) if recent else ""
-        prompt = CANDIDATES.format(evaluated=shown, rejected=rejected, **fields)
+        prompt = CANDIDATES.format(evaluated=shown, rejected=rejected, standing=standing, **fields)
     answer, usage = asker.ask([SystemMessage(SYSTEM_EDITS), HumanMessage(prompt)], schema, journal, step,
                               temperature=temperature, seed=seed)
     if answer is None:

@@ -385,14 +385,16 @@ def adapt(asker: Asker, space: Positional, dataset: str, current: Principles, sc
     return _ask(asker, space, prompt, stats, k, journal, step, max_ops, min_cells)
 
 
-def _ask(asker: Asker, space: Positional, prompt: str, stats: list[OpStat], k: int, journal: Journal, step: int,
+def _ask(asker: Asker | None, space: Positional, prompt: str, stats: list[OpStat], k: int, journal: Journal, step: int,
          max_ops: int, min_cells: int, keep: list[Principle] | None = None) -> tuple[Principles, Usage]:
     """One structured answer, checked; statistics stand in for what fails.  `keep` answers a
     refined-space-only schema and keeps these principles (translation)."""
     schema = refined_schema(space.proposal_schema, max_ops) if keep is not None else \
         principles_schema(space.proposal_schema, max_ops)
+    # No asker: the no-model twin (--designer none), whose principles are the statistics' alone.
     answer, usage = asker.ask([SystemMessage(SYSTEM), HumanMessage(prompt)], schema, journal, step,
-                              answer_tokens=answer_tokens(space, max_ops, keep is None))
+                              answer_tokens=answer_tokens(space, max_ops, keep is None)) \
+        if asker is not None else (None, Usage())
     suggested = None
     if answer is not None:
         suggested = answer.model_dump() if keep is not None else answer.refined.model_dump()

@@ -99,11 +99,11 @@ class Asker(BaseModel, arbitrary_types_allowed=True):
             started = time.perf_counter()
             try:
                 if structured is not None:
-                    out, spent = self._call(lambda: structured.invoke(conversation), journal, step)
+                    out, spent = self._call(lambda: structured.invoke(conversation, self.traced()), journal, step)
                     raw, parsed, error = out["raw"], out["parsed"], out["parsing_error"]
                 else:
                     raw, spent = self._call(lambda: model.invoke(conversation + [HumanMessage(_json_instruction(
-                        schema))]), journal, step)
+                        schema))], self.traced()), journal, step)
                     parsed, error = _parse_text(str(raw.content), schema)
             except _Unparsed as unparsed:  # the client library validated the answer itself, and refused it
                 raw, parsed, error, spent = AIMessage(unparsed.content), None, unparsed.__cause__, unparsed.spent
@@ -149,7 +149,7 @@ class Asker(BaseModel, arbitrary_types_allowed=True):
         for attempt in range(self.max_attempts):
             started = time.perf_counter()
             try:
-                raw = await model.ainvoke(messages)
+                raw = await model.ainvoke(messages, self.traced())
                 break
             except Exception as err:
                 fault = self._fault(err, attempt, journal, step)
@@ -161,6 +161,11 @@ class Asker(BaseModel, arbitrary_types_allowed=True):
                        tokens_out=call.tokens_out,
                        data={"content": str(raw.content), "seconds": round(call.seconds, 3), **tag})
         return str(raw.content), usage
+
+    def traced(self) -> dict:
+        """The call's tags and metadata for LangSmith (graphs/tracing.py): which role asked."""
+        return {"tags": [f"role:{self.role}"], "metadata": {"role": self.role, "model": self.label},
+                "run_name": self.role}
 
     # --- the call, with retries ---------------------------------------------------------
 

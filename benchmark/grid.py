@@ -31,10 +31,21 @@ class Cell(BaseModel):
     dataset: str
     budget: int
     seed: int
+    twin: bool = False  # the graph's no-model twin (--designer none): same Critic and contained search
 
     @property
     def id(self) -> str:
-        return f"{self.graph}-{self.space}-{self.dataset}-b{self.budget}-s{self.seed}"
+        return f"{label(self.graph, self.twin, sep='-')}-{self.space}-{self.dataset}-b{self.budget}-s{self.seed}"
+
+
+TWIN = "no model"
+
+
+def label(graph: str, twin: bool, sep: str = " ") -> str:
+    """A row's name: the graph, or its no-model twin ("genius (no model)"; in folder names "genius-nomodel")."""
+    if not twin:
+        return graph
+    return f"{graph} ({TWIN})" if sep == " " else f"{graph}-nomodel"
 
 
 class Grid(BaseModel):
@@ -49,6 +60,7 @@ class Grid(BaseModel):
     seeds: int = Field(10, gt=0)
     llm_seeds: int | None = Field(None, gt=0)
     settings: dict = {}
+    ablate_model: bool = Field(False, description="add each model graph's no-model twin, on the same seeds")
     jobs: int = Field(1, gt=0)
     executor: Literal["local", "ray"] = "local"
     ray_address: str | None = None
@@ -62,9 +74,17 @@ class Grid(BaseModel):
                 for graph in self.graphs:
                     calls_models = graph not in graphs.BASELINES
                     seeds = min(self.seeds, self.llm_seeds or self.seeds) if calls_models else self.seeds
-                    out += [Cell(graph=graph, space=self.space, dataset=dataset, budget=budget, seed=seed)
-                            for seed in range(seeds)]
+                    for twin in (False, True) if calls_models and self.ablate_model else (False,):
+                        out += [Cell(graph=graph, space=self.space, dataset=dataset, budget=budget, seed=seed,
+                                     twin=twin) for seed in range(seeds)]
         return out
+
+    def rows(self) -> list[tuple[str, bool]]:
+        """(graph, twin) in table order: each model graph followed by its twin when ablated."""
+        import graphs
+
+        return [(g, twin) for g in self.graphs
+                for twin in ((False, True) if self.ablate_model and g not in graphs.BASELINES else (False,))]
 
 
 def validate(grid: Grid) -> Grid:
@@ -127,6 +147,8 @@ def run_cell(path: str, cell: dict, shared: dict, askers: Callable | None = None
     values = {**shared, "graph": cell.graph, "space": cell.space, "dataset": cell.dataset, "budget": cell.budget,
               "seed": cell.seed, "runs_dir": str(runs), "memory_write": False,
               "memory_dir": str(Path(path) / "memory")}  # nothing from the user's memory: runs are independent
+    if cell.twin:
+        values["designer"] = "none"
     try:
         settings = prepare(Settings.model_validate(values))
     except UserError as err:  # this graph cannot run this cell (e.g. prior without a source task)

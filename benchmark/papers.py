@@ -15,6 +15,7 @@ class Figure(BaseModel):
     evaluations: str = ""  # the paper's budget, as it states it
     source: str
     note: str = ""
+    knowledge: str = "none"  # what the paper's search knew besides its own evaluations: none, or transfer
 
 
 # (space, dataset, graph) -> the paper's figure for that graph on that task.
@@ -41,14 +42,18 @@ FIGURES: dict[tuple[str, str, str], Figure] = {
     ("nb201", "imagenet16", "random"): Figure(mean=44.57, std=1.25, evaluations="NB201 protocol",
                                              source="LLMatic Table 1", note="NB201's random search, a time budget"),
     # LAPT, seed 003 Table 2 (GPT-4, 20 runs; "Archs." = architectures trained until the top 0.1%).
-    ("nb201", "cifar10", "lapt"): Figure(mean=94.36, evaluations="4.9 to the top 0.1%", source="LAPT Table 2"),
-    ("nb201", "cifar100", "lapt"): Figure(mean=73.45, evaluations="8.6 to the top 0.1%", source="LAPT Table 2"),
+    ("nb201", "cifar10", "lapt"): Figure(mean=94.36, evaluations="4.9 to the top 0.1%", source="LAPT Table 2",
+                                         knowledge="transfer"),
+    ("nb201", "cifar100", "lapt"): Figure(mean=73.45, evaluations="8.6 to the top 0.1%", source="LAPT Table 2",
+                                          knowledge="transfer"),
     ("nb201", "cifar10", "rea"): Figure(mean=93.92, evaluations=">500", source="LAPT Table 2"),
     ("nb201", "cifar100", "rea"): Figure(mean=71.84, evaluations=">500", source="LAPT Table 2"),
     # LAPT Table 3 (50 architectures, 25 runs).  Our table's metrics are NASLib's (negative loss, SSIM in
     # 0-1, pixel accuracy for segmentation): only the classification tasks compare directly.
-    ("transnas101", "class_object", "lapt"): Figure(mean=45.96, evaluations="50", source="LAPT Table 3"),
-    ("transnas101", "class_scene", "lapt"): Figure(mean=54.89, evaluations="50", source="LAPT Table 3"),
+    ("transnas101", "class_object", "lapt"): Figure(mean=45.96, evaluations="50", source="LAPT Table 3",
+                                                    knowledge="transfer"),
+    ("transnas101", "class_scene", "lapt"): Figure(mean=54.89, evaluations="50", source="LAPT Table 3",
+                                                   knowledge="transfer"),
     ("transnas101", "class_object", "rea"): Figure(mean=45.39, evaluations="50", source="LAPT Table 3"),
     ("transnas101", "class_scene", "rea"): Figure(mean=54.62, evaluations="50", source="LAPT Table 3"),
 }

@@ -8,14 +8,17 @@ Nothing is taken from result.json, so the table cannot disagree with what the ru
 
 Rows: (budget, dataset, graph): mean +- std over seeds of the test accuracy (the validation
 metric on TransNAS-Bench-101, which has no test split), mean rank in the space, evaluations,
-tokens, seeds; beside them the paper's figure for that graph and the optimum of the space.
+tokens, seeds, and what the runs knew besides their own evaluations (graphs/knowledge.py);
+beside them the paper's figure for that graph, shown only where the paper's search knew the
+same (GENIUS and LLMatic: nothing; LAPT: another task), and the optimum of the space.
+
+With the no-model twins (`bench --ablate-model`), a model graph's row also gives what the
+model added: the mean over paired seeds of graph minus twin, with a 95% t-interval.
 
 A space without a table (DARTS, evaluated through a supernet) has no rank and no optimum: the
 score is the test accuracy of the best-by-validation architecture trained stand-alone, read
 from the training report the run left in its folder (standalone/*/report.json), and the curve
-is the best validation estimate so far.  `knowledge` says what each row knew beyond its own
-evaluations: the run's `knowledge` record where it has one, else the transfer its journal shows
-(LAPT's source task), else none.
+is the best validation estimate so far.
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ class RunScore(BaseModel):
     tokens: int
     curve: list[float]          # test (else validation) score of the best-by-validation so far, per evaluation
     by_source: dict[str, int]   # evaluated architectures by where they came from
-    knowledge: str = "none"     # what the run knew beyond its own evaluations
+    twin: bool = False          # the graph's no-model twin (designer none)
+    knowledge: str = "none"     # what the run knew (graphs/knowledge.label)
 
 
 class Row(BaseModel):
@@ -68,7 +72,10 @@ class Row(BaseModel):
     paper: str
     optimum: float | None
     not_applicable: str = ""
-    knowledge: str = ""
+    knowledge: str = "none"
+    delta_mean: float | None = None  # graph minus its no-model twin, mean over paired seeds
+    delta_ci: float | None = None    # half-width of the 95% t-interval of that mean
+    delta_pairs: int = 0
 
 
 def score_run(run_path: Path) -> RunScore | None:
@@ -78,12 +85,15 @@ def score_run(run_path: Path) -> RunScore | None:
 
     if not (run_path / "result.json").is_file():
         return None
+    from graphs.knowledge import label, of_run
+
     settings = Settings.model_validate_json((run_path / "config.json").read_text())
     space = _space(settings.space)
     tabular = _tabular(space)
+    journal = Journal(run_path / "events.jsonl")
     best_arch, best_val, curve, tokens, seen, by_source = None, None, [], 0, set(), defaultdict(int)
     sources = _sources(run_path)
-    for event in Journal(run_path / "events.jsonl").events():
+    for event in journal.events():
         if event.kind == "answer":
             tokens += (event.tokens_in or 0) + (event.tokens_out or 0)
         # an isomorphic twin of an evaluated cell reuses its result: one evaluation, not two
@@ -104,7 +114,9 @@ def score_run(run_path: Path) -> RunScore | None:
     return RunScore(run_id=run_path.name, graph=settings.graph, space=settings.space, dataset=settings.dataset,
                     budget=settings.budget, seed=settings.seed, evaluations=len(seen), best_arch=best_arch,
                     best_val=best_val, test=test if space.name != "transnas101" else best_val, rank=rank,
-                    tokens=tokens, curve=curve, by_source=dict(by_source), knowledge=_knowledge(run_path))
+                    tokens=tokens, curve=curve, by_source=dict(by_source),
+                    twin=settings.designer == "none" and settings.graph not in _baselines(),
+                    knowledge=label(of_run(settings, space, journal)))
 
 
 def _tabular(space) -> bool:
@@ -124,25 +136,6 @@ def _trained(run_path: Path, space, arch: str | None) -> float | None:
     return None
 
 
-def _knowledge(run_path: Path) -> str:
-    """What the run knew beyond its own evaluations (issue 22's `knowledge` record where the run
-    has one; else the transfer its journal shows)."""
-    from memory.journal import Journal
-
-    result = json.loads((run_path / "result.json").read_text())
-    if result.get("knowledge"):
-        known = result["knowledge"]
-        return known if isinstance(known, str) else json.dumps(known, sort_keys=True)
-    for event in Journal(run_path / "events.jsonl").events():
-        if event.kind == "run" and event.data.get("event") == "lapt_transfer" and event.data.get("source"):
-            samples = next((e.data["samples"] for e in Journal(run_path / "events.jsonl").events()
-                            if e.kind == "archive" and "lapt_source" in e.data), None)
-            how = f"{samples} architectures scored through its supernet" if samples else \
-                f"principles v{event.data.get('version')} from memory" if event.data.get("version") else "its table"
-            return f"transfer from {event.data['source']} ({how})"
-    return "none"
-
-
 def _sources(run_path: Path) -> dict[str, str]:
     """arch -> where it came from, from the Critic's choices (step graphs), LLMatic's offspring
     and LAPT's rounds; read from the journal, like everything here."""
@@ -155,7 +148,7 @@ def _sources(run_path: Path) -> dict[str, str]:
         if event.kind == "critic" and data.get("accept") and data.get("arch") and data.get("source"):
             out.setdefault(data["arch"], data["source"])
         elif event.kind == "offspring" and data.get("arch"):
-            out.setdefault(data["arch"], OFFSPRING_SOURCE.get(data.get("operator"), "llm"))  # LLMatic's
+            out.setdefault(data["arch"], data.get("source") or OFFSPRING_SOURCE.get(data.get("operator"), "llm"))
     return out
 
 
@@ -186,33 +179,53 @@ def collect(path: Path) -> tuple[list[RunScore], dict[str, str]]:
 
 
 def rows(grid: Grid, scores: list[RunScore], not_applicable: dict[str, str]) -> list[Row]:
+    from benchmark.grid import label
+
     groups: dict[tuple, list[RunScore]] = defaultdict(list)
     for s in scores:
-        groups[(s.budget, s.dataset, s.graph)].append(s)
+        groups[(s.budget, s.dataset, s.graph, s.twin)].append(s)
+    # the grid's rows, and the twins of a grid whose every cell runs without the model (designer = none)
+    order = list(dict.fromkeys(grid.rows() + [(s.graph, s.twin) for s in scores]))
     out = []
     for budget in grid.budgets:
         for dataset in grid.datasets:
             optimum = _optimum(grid.space, dataset)
-            for graph in grid.graphs:
-                group = groups.get((budget, dataset, graph), [])
+            for graph, twin in order:
+                group = groups.get((budget, dataset, graph, twin), [])
                 values = [s.test for s in group if s.test is not None]
                 ranks = [s.rank for s in group if s.rank is not None]
                 evaluated = sum(sum(s.by_source.values()) for s in group)
                 from_model = sum(s.by_source.get("llm", 0) + s.by_source.get("edit", 0) for s in group)
-                reason = next((r for cid, r in not_applicable.items()
-                               if cid.startswith(f"{graph}-{grid.space}-{dataset}-b{budget}-")), "")
-                knowledge = "; ".join(sorted({s.knowledge for s in group}))
+                prefix = f"{label(graph, twin, sep='-')}-{grid.space}-{dataset}-b{budget}-"
+                reason = next((r for cid, r in not_applicable.items() if cid.startswith(prefix)), "")
+                known = "; ".join(sorted({s.knowledge for s in group})) or "-"
+                delta = _delta(group, groups.get((budget, dataset, graph, True), [])) if not twin else (None, None, 0)
                 out.append(Row(
-                    budget=budget, dataset=dataset, graph=graph, seeds=len(group),
+                    budget=budget, dataset=dataset, graph=label(graph, twin), seeds=len(group),
                     score_mean=statistics.fmean(values) if values else None,
                     score_std=statistics.pstdev(values) if len(values) > 1 else (0.0 if values else None),
                     rank_mean=statistics.fmean(ranks) if ranks else None,
                     evaluations_mean=statistics.fmean([s.evaluations for s in group]) if group else 0.0,
                     tokens_mean=statistics.fmean([s.tokens for s in group]) if group else 0.0,
                     llm_share=(from_model / evaluated) if evaluated and graph not in _baselines() else None,
-                    paper=_paper(grid.space, dataset, graph), optimum=optimum, not_applicable=reason,
-                    knowledge=knowledge))
+                    paper="" if twin else _paper(grid.space, dataset, graph, known), optimum=optimum,
+                    not_applicable=reason, knowledge=known, delta_mean=delta[0], delta_ci=delta[1],
+                    delta_pairs=delta[2]))
     return out
+
+
+def _delta(runs: list[RunScore], twins: list[RunScore]) -> tuple[float | None, float | None, int]:
+    """Mean of graph minus twin over the seeds both ran, and the half-width of its 95% t-interval."""
+    twin_by_seed = {t.seed: t.test for t in twins if t.test is not None}
+    diffs = [r.test - twin_by_seed[r.seed] for r in runs if r.test is not None and r.seed in twin_by_seed]
+    if not diffs:
+        return None, None, 0
+    mean = statistics.fmean(diffs)
+    if len(diffs) < 2:
+        return mean, None, 1
+    from scipy.stats import t
+
+    return mean, t.ppf(0.975, len(diffs) - 1) * statistics.stdev(diffs) / len(diffs) ** 0.5, len(diffs)
 
 
 def _baselines() -> tuple[str, ...]:
@@ -221,9 +234,11 @@ def _baselines() -> tuple[str, ...]:
     return graphs.BASELINES
 
 
-def _paper(space: str, dataset: str, graph: str) -> str:
+def _paper(space: str, dataset: str, graph: str, knowledge: str) -> str:
+    """The paper's figure for this graph, where the paper's search knew what these runs knew (no
+    other task's results for GENIUS and LLMatic, another task's for LAPT): never mixed."""
     figure = FIGURES.get((space, dataset, graph))
-    if figure is None:
+    if figure is None or (figure.knowledge == "none") != (knowledge == "none"):
         return ""
     value = f"{figure.mean:.2f}" + (f" ± {figure.std:.2f}" if figure.std is not None else "")
     return f"{value} ({figure.evaluations} evals; {figure.source}" + (f"; {figure.note}" if figure.note else "") + ")"
@@ -243,23 +258,31 @@ def _score(report) -> float:
     return report.test_acc if report.test_acc is not None else report.val_acc
 
 
-HEADER = ["budget", "dataset", "graph", "seeds", "score (mean ± std)", "rank (mean)", "evaluations", "LLM tokens",
-          "from the model", "knowledge", "paper", "optimum"]
+HEADER = ["budget", "dataset", "graph", "knowledge", "seeds", "score (mean ± std)", "rank (mean)", "evaluations",
+          "LLM tokens", "from the model", "model vs no model (95% CI)", "paper", "optimum"]
 
 
 def _cells(row: Row) -> list[str]:
     if row.not_applicable and not row.seeds:
-        return [str(row.budget), row.dataset, row.graph, "0", f"n/a: {row.not_applicable}", "", "", "", "", "",
+        return [str(row.budget), row.dataset, row.graph, "", "0", f"n/a: {row.not_applicable}", "", "", "", "", "",
                 row.paper, _optimum_cell(row)]
     score = "-" if row.score_mean is None else f"{row.score_mean:.2f} ± {row.score_std:.2f}"
-    return [str(row.budget), row.dataset, row.graph, str(row.seeds), score,
+    return [str(row.budget), row.dataset, row.graph, row.knowledge, str(row.seeds), score,
             "-" if row.rank_mean is None else f"{row.rank_mean:.0f}", f"{row.evaluations_mean:.1f}",
             f"{row.tokens_mean:,.0f}", "-" if row.llm_share is None else f"{100 * row.llm_share:.0f}%",
-            row.knowledge or "-", row.paper, _optimum_cell(row)]
+            _delta_text(row), row.paper, _optimum_cell(row)]
 
 
 def _optimum_cell(row: Row) -> str:
     return "-" if row.optimum is None else f"{row.optimum:.2f}"
+
+
+def _delta_text(row: Row) -> str:
+    if row.delta_mean is None:
+        return ""
+    interval = "" if row.delta_ci is None else \
+        f" [{row.delta_mean - row.delta_ci:+.2f}, {row.delta_mean + row.delta_ci:+.2f}]"
+    return f"{row.delta_mean:+.2f}{interval} ({row.delta_pairs} pairs)"
 
 
 def markdown(grid: Grid, table: list[Row]) -> str:
@@ -270,8 +293,12 @@ def markdown(grid: Grid, table: list[Row]) -> str:
                   "stand-alone once at the end; no table, so no rank and no optimum")
     lines = [f"# Benchmark {grid.name}: {grid.space}", "",
              f"Score: {metric}, mean ± std over seeds (population std). Rank: among all architectures of the "
-             "space by that score. From the model: share of evaluated architectures the LLM proposed (whole or "
-             "as an edit). Recomputed from the run folders by benchmark/table.py.", "",
+             "space by that score. Knowledge: what the runs used besides their own evaluations (none: only "
+             "evidence computed on each candidate; else the source task and where its results came from). "
+             "From the model: share of evaluated architectures the LLM proposed (whole or as an edit). Model vs "
+             "no model: the graph minus its no-model twin (same Critic and contained search, --designer none) "
+             "on paired seeds, with a 95% t-interval. Paper: the paper's figure, only where its search knew the "
+             "same. Recomputed from the run folders by benchmark/table.py.", "",
              "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(_cells(row)) + " |" for row in table]
     quoted = [f"{d}: {v}" for (s, d), v in QUOTED_OPTIMUM.items() if s == grid.space and d in grid.datasets]

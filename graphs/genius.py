@@ -9,10 +9,13 @@ paper's dialogue (history of proposals, rationales and measured validation accur
 
 With the evidence Critic (default) the pool also holds the candidates of the search the
 graph contains: children of REA tournament winners and random samples of the space.  The
-Critic ranks everything by evidence that costs no evaluation and evaluates the best, so a
-weak designer cannot make the search worse than that contained baseline, and a good one
-wins the ranking.  With `--critic rules` (the paper's setting) only the designer's
-proposal is considered; after `max_rejections` rejected rounds a REA step stands in.
+Critic ranks everything by evidence that costs no evaluation plus the credit each source
+has earned with its evaluations (agents/critic.py: allocate), so a weak designer loses its
+evaluations to the contained search after one or two, and a good one earns most of them.
+With `--critic rules` (the paper's setting) only the designer's proposal is considered;
+after `max_rejections` rejected rounds a REA step stands in.  `--designer none` never asks
+the model: the same Critic and contained search alone, the twin that measures what the
+model adds.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 from langgraph.graph import StateGraph
 from langgraph.runtime import Runtime
 
-from agents import designer
+from agents import critic, designer
 from graphs import nodes, search
 from graphs.context import RunContext
 from graphs.remember import designer_notes
@@ -34,8 +37,8 @@ REQUIRES: tuple[type, ...] = ()
 
 
 def roles(settings: Settings) -> list[str]:
-    """The agent roles this graph calls a model for."""
-    return ["designer"] + (["critic"] if settings.critic == "llm" else [])
+    """The agent roles this graph calls a model for (`--designer none`: its no-model twin)."""
+    return (["designer"] if settings.designer != "none" else []) + (["critic"] if settings.critic == "llm" else [])
 
 
 def default_budget(settings: Settings) -> int:
@@ -58,7 +61,9 @@ def propose(state: SearchState, runtime: Runtime[RunContext]) -> dict:
     rng = nodes.seeded(ctx, step)
     update: dict = {"step": step}
     contained = nodes.ranks_by_evidence(ctx)
-    if state.rejections_in_row >= settings.max_rejections:
+    if settings.designer == "none":  # the no-model twin: the Critic and the contained search alone
+        llm, why = [], "" if contained else "the designer is off (--designer none)"
+    elif state.rejections_in_row >= settings.max_rejections:
         llm = []
         why = f"{state.rejections_in_row} rounds in a row were rejected"
     elif contained and settings.designer == "edits" and (step - 1) % designer_every(settings) != 0:
@@ -71,8 +76,8 @@ def propose(state: SearchState, runtime: Runtime[RunContext]) -> dict:
             update["parse_failures"] = state.parse_failures + 1
     pool = state.pool + llm
     if contained:
-        pool += search.rea_child(ctx, state.model_copy(update={"pool": pool}), rng, settings.pool_rea, "baseline")
-        pool += search.random_new(ctx, state.model_copy(update={"pool": pool}), rng, settings.pool_random, "baseline")
+        pool += search.rea_child(ctx, state.model_copy(update={"pool": pool}), rng, settings.pool_rea, "rea")
+        pool += search.random_new(ctx, state.model_copy(update={"pool": pool}), rng, settings.pool_random, "random")
     if why:  # a search step stands in for the designer, and is counted
         fallback = search.rea_child(ctx, state.model_copy(update={"pool": pool}), rng, 1, "fallback")
         ctx.journal.append(step, "fallback", data={"reason": why, "arch": fallback[0].arch if fallback else None,
@@ -94,8 +99,11 @@ def _ask_designer(state: SearchState, ctx: RunContext, step: int) -> tuple[list[
     temperature = designer.retry_temperature(settings.temperature, state.rejections_in_row)
     seed, notes = settings.seed * 100_003 + step, designer_notes(ctx)
     if settings.designer == "edits" and isinstance(ctx.space, Positional):
+        evaluated = state.evaluated()
+        mean = critic.credits(evaluated, {"model"})["model"].mean
+        record = designer.standing(ctx.space, evaluated, state.pool, mean) if nodes.ranks_by_evidence(ctx) else ""
         found, usage = designer.candidates(ctx.askers["designer"], ctx.space, settings.dataset, state.trials,
-                                           ctx.journal, step, settings.candidates, temperature, seed, notes)
+                                           ctx.journal, step, settings.candidates, temperature, seed, notes, record)
         return [Trial(step=0, arch=c.arch, source=c.source, rationale=c.rationale) for c in found], usage
     arch, rationale, usage = designer.propose(ctx.askers["designer"], ctx.space, settings.dataset, state.trials,
                                               ctx.journal, step, temperature, seed=seed, notes=notes)

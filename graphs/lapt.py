@@ -3,8 +3,8 @@ the search space of another; a vanilla NAS method (REA) searches inside; the pri
 
     transfer -> search -> (adapt -> search) x (iterations - 1) -> finish
 
-transfer  the source task's principles from memory (`lapt.transfer_from`, default the
-          paper's: nb201/imagenet16, transnas101/jigsaw); if none are stored, the
+transfer  the source task's principles from memory (`--transfer-from`, default the
+          paper's: nb201/imagenet16, transnas101/jigsaw; `--memory off` reads none); if none are stored, the
           Principle-Learner learns them now from the source task's `learn_samples` (50) best
           architectures, "established architectures" looked up in the benchmark table
           (section 4.2), and they are stored.  Their refined space Omega_r (the learning
@@ -45,7 +45,7 @@ import spaces
 from agents import learner
 from agents.structured import Usage
 from errors import UserError
-from graphs import limits, nodes
+from graphs import knowledge, limits, nodes
 from graphs import search as search_steps
 from graphs.context import RunContext
 from graphs.remember import open_memory
@@ -116,7 +116,8 @@ def config(settings: Settings, space=None) -> LAPTSettings:
     """The paper's settings for the space (Table 1).  A budget larger than the paper's keeps its
     number of adaptation rounds and gives each round more REA generations (so the learner is
     asked as often as in the paper, not once per five evaluations)."""
-    cfg = settings.lapt.resolved(space or spaces.get(settings.space), settings.dataset)
+    space = space or spaces.get(settings.space)
+    cfg = settings.lapt.resolved(space, knowledge.transfer_source(settings, space))
     if settings.lapt.generations is None and settings.budget:
         needed = -(-(settings.budget - cfg.population) // (cfg.iterations * cfg.population))
         cfg = cfg.model_copy(update={"generations": max(cfg.generations, needed)})
@@ -124,7 +125,8 @@ def config(settings: Settings, space=None) -> LAPTSettings:
 
 
 def roles(settings: Settings) -> list[str]:
-    return ["learner"]
+    """`--designer none` (the no-model twin): principles from the statistics alone."""
+    return ["learner"] if settings.designer != "none" else []
 
 
 def planned_evaluations(settings: Settings) -> int:
@@ -145,11 +147,19 @@ def build(settings: Settings) -> StateGraph:
     graph.add_node("halt", limits.halt)
     graph.add_node("finish", nodes.finish)
     graph.add_edge(START, "transfer")
-    graph.add_edge("transfer", "search")
     graph.add_conditional_edges("search", after_search, ["adapt", "search", "halt", "finish"])
     graph.add_conditional_edges("halt", next_round, ["adapt", "search"])
-    graph.add_edge("adapt", "search")
     graph.add_edge("finish", END)
+    if settings.approve:  # the user sees the principles and the space before each round (graphs/approve.py)
+        from graphs.approve import approve_space
+
+        graph.add_node("approve", approve_space)
+        graph.add_edge("transfer", "approve")
+        graph.add_edge("adapt", "approve")
+        graph.add_edge("approve", "search")
+    else:
+        graph.add_edge("transfer", "search")
+        graph.add_edge("adapt", "search")
     return graph
 
 
@@ -195,18 +205,11 @@ def source_task(ctx: RunContext) -> tuple[str, str]:
 
 
 def source_task_of(settings: Settings, space) -> tuple[str, str]:
-    """(space, dataset) of the source task, validated."""
-    text = config(settings, space).transfer_from or ""
-    space_name, sep, dataset = text.partition("/")
-    if not sep or not dataset:
-        raise UserError(f"--transfer-from wants SPACE/DATASET, e.g. nb201/cifar10; got {text!r}")
-    if space_name != space.name:
-        raise UserError(f"principles of {space_name} cannot refine {space.name}: LAPT transfers within one space")
-    dataset = spaces.get(space_name).resolve_dataset(dataset)
-    if dataset == settings.dataset:
-        raise UserError(f"--transfer-from {space_name}/{dataset} is the target task itself: its best architectures "
-                        "are the answer; transfer from another task")
-    return space_name, dataset
+    """(space, dataset) of the source task, validated (graphs/knowledge.py)."""
+    task = knowledge.source_task(settings, space)
+    if task is None:
+        raise UserError(f"LAPT transfers from another task: --transfer-from {space.name}/DATASET")
+    return task
 
 
 def min_cells(cfg: LAPTSettings) -> int:
@@ -225,10 +228,13 @@ def transfer(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
     space_name, dataset = source_task(ctx)
     task = f"{space_name}/{dataset}"
     memory = open_memory(ctx.settings)
-    stored, spent = memory.principles(task), Usage()
+    stored, spent = memory.principles(task) if ctx.settings.memory == "on" else None, Usage()
+    if stored is not None:  # what an earlier run learned: knowledge from memory, stated in the result
+        knowledge.note(ctx.journal, 0, {"task": task, "source": "memory",
+                                        "what": f"principles version {stored.version} stored by run {stored.run_id}"})
     scored = source_scores(ctx, dataset, cfg, stored)
     if stored is None:
-        learned, usage = learner.learn(ctx.askers["learner"], ctx.space, dataset, scored, cfg.learn_samples,
+        learned, usage = learner.learn(ctx.askers.get("learner"), ctx.space, dataset, scored, cfg.learn_samples,
                                        ctx.journal, 0, cfg.max_ops, min_cells(cfg))
         spent = spent.add(usage)
         stored = PrincipleSet(task=task, version=0, principles=learned.principles, refined=learned.refined,
@@ -243,7 +249,7 @@ def transfer(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
     if stored.refined:
         refined = widen(refine(ctx.space, stored.refined), order, min_cells(cfg))
     else:  # principles stored without a space: translate them for this task
-        translated, usage = learner.translate(ctx.askers["learner"], ctx.space, ctx.settings.dataset,
+        translated, usage = learner.translate(ctx.askers.get("learner"), ctx.space, ctx.settings.dataset,
                                               stored.principles, scored, cfg.learn_samples, ctx.journal, 0,
                                               cfg.max_ops, min_cells(cfg))
         spent = spent.add(usage)
@@ -364,11 +370,11 @@ def adapt(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
     old = state.refined or full_space(ctx.space)
     current = learner.Principles(principles=state.principles, refined=old.allowed)
     if not state.principles:  # no-transfer: the first principles come from this task's own results
-        answer, usage = learner.learn(ctx.askers["learner"], ctx.space, ctx.settings.dataset, scored, cfg.top_r,
+        answer, usage = learner.learn(ctx.askers.get("learner"), ctx.space, ctx.settings.dataset, scored, cfg.top_r,
                                       ctx.journal, step, cfg.max_ops, min_cells(cfg))
         branch = "learn"
     else:
-        answer, usage = learner.adapt(ctx.askers["learner"], ctx.space, ctx.settings.dataset, current, scored,
+        answer, usage = learner.adapt(ctx.askers.get("learner"), ctx.space, ctx.settings.dataset, current, scored,
                                       cfg.top_r, improved, ctx.journal, step, cfg.max_ops, min_cells(cfg))
         branch = "update" if improved else "explore"
     refined = RefinedSpace(allowed=answer.refined)

@@ -53,11 +53,13 @@ from settings import Settings
 from spaces.base import Coded, Evaluation, Positional, Trained, Trial
 
 NAME = "llmatic"
-# baseline: a candidate of the contained search (REA child, random sample) that won the ranking
-Operator = Literal["init", "mutation", "crossover", "random", "baseline"]
+# baseline: a candidate of the contained search (REA child, random sample) that won the ranking;
+# human: an architecture the user added to a batch (search --approve)
+Operator = Literal["init", "mutation", "crossover", "random", "baseline", "human"]
 # Where an offspring came from, by operator (a trial's `source`; the bench table reads it too):
-# the random start, the Critic's pick from the contained search, else the model.
-OFFSPRING_SOURCE = {"init": "random", "baseline": "baseline"}
+# the random start, the user, else the model; the Critic's picks from the contained search carry their
+# own (`Plan.source`: rea or random).
+OFFSPRING_SOURCE = {"init": "random", "baseline": "baseline", "human": "human"}
 Outcome = Literal["added", "not_added", "untrainable", "ranked_out"]
 REUSED = "evaluated before; result reused"
 EMPTY_GENERATIONS = 3  # generations in a row without one evaluated offspring before the run stops
@@ -73,6 +75,10 @@ class Plan(BaseModel):
     prompt_id: int | None = None
     prompt_temperature: float | None = None  # the prompt individual's own temperature, before jitter
     temperature: float | None = None         # what the LLM is sampled at
+    source: str | None = None                # operator baseline: the contained search's source (rea, random)
+
+    def trial_source(self) -> str:
+        return self.source or OFFSPRING_SOURCE.get(self.operator, "llm")
 
 
 class Offspring(Plan):
@@ -88,11 +94,23 @@ class Offspring(Plan):
     beat_previous_best: bool = False
 
 
+class HeldBatch(BaseModel):
+    """A generation bred and chosen, held for the user's approval (search --approve) before its
+    evaluations: `chosen` to evaluate, `children` already journaled (unreadable, ranked out)."""
+
+    generation: int
+    chosen: list[Offspring]
+    children: list[Offspring] = []
+    usage: Usage = Usage()
+    critic_usage: Usage | None = None
+
+
 class LLMaticState(SearchState):
     generation: int = 0
     offspring: list[Offspring] = []
     generation_stats: list[dict] = []
     empty_generations: int = 0  # generations in a row in which no offspring could be evaluated
+    held: HeldBatch | None = None  # a batch awaiting the user (graphs/approve.py: approve_batch)
 
     def extra_result(self, ctx: RunContext) -> dict:
         """Coverage, QD score, cells filled and parse rate per generation; the archive figures."""
@@ -124,7 +142,16 @@ REQUIRES: tuple[type, ...] = (Coded,)
 
 
 def roles(settings: Settings) -> list[str]:
-    return ["designer"] + (["critic"] if settings.critic == "llm" else [])
+    """`--designer none` (the no-model twin): the contained search fills every batch."""
+    return (["designer"] if settings.designer != "none" else []) + (["critic"] if settings.critic == "llm" else [])
+
+
+def check(settings: Settings, space) -> None:
+    """The no-model twin needs the contained search, which runs beside the evidence Critic."""
+    if settings.designer == "none" and not nodes.contained(settings, space):
+        raise UserError("--designer none runs llmatic's Critic and contained search without the model; that "
+                        "search runs with --critic evidence or llm on a space whose candidates cost nothing to "
+                        f"rank ({space.name} trains each one)")
 
 
 def default_budget(settings: Settings) -> int:
@@ -148,7 +175,15 @@ def build(settings: Settings) -> StateGraph:
     graph.add_node("finish", nodes.finish)
     graph.add_edge(START, "init")
     graph.add_conditional_edges("init", next_step, ["generation", "halt", "finish"])
-    graph.add_conditional_edges("generation", next_step, ["generation", "halt", "finish"])
+    if settings.approve:  # generation -> approve -> evaluate: the user sees each batch before it is evaluated
+        from graphs.approve import approve_batch
+
+        graph.add_node("approve", approve_batch, destinations=("evaluate",))
+        graph.add_node("evaluate", evaluate_held)
+        graph.add_conditional_edges("generation", next_step, ["approve", "generation", "halt", "finish"])
+        graph.add_conditional_edges("evaluate", next_step, ["generation", "halt", "finish"])
+    else:
+        graph.add_conditional_edges("generation", next_step, ["generation", "halt", "finish"])
     graph.add_edge("halt", "generation")
     graph.add_edge("finish", END)
     return graph
@@ -156,6 +191,8 @@ def build(settings: Settings) -> StateGraph:
 
 def next_step(state: LLMaticState, runtime: Runtime[RunContext]) -> str:
     settings = runtime.context.settings
+    if state.held is not None:
+        return "approve"
     if state.done:
         return "finish"
     if settings.llmatic.generations is not None:
@@ -244,7 +281,8 @@ def generation(state: LLMaticState, runtime: Runtime[RunContext]) -> dict:
     archives = Archives.replay(ctx, len(edits(ctx)), state.offspring)
     plans = plan_generation(ctx, state, archives, gen)
     started = time.perf_counter()
-    answers, usage = asyncio.run(_ask_all(ctx, plans, state.offspring))
+    answers, usage = asyncio.run(_ask_all(ctx, plans, state.offspring)) if ctx.settings.designer != "none" \
+        else ([], Usage())  # the twin: no offspring of the model; _select fills the batch from the contained search
     ctx.journal.append(gen, "generation", data={"llm_seconds": round(time.perf_counter() - started, 3),
                                                 "llm_calls": usage.calls})
     readable, children = [], []
@@ -256,14 +294,39 @@ def generation(state: LLMaticState, runtime: Runtime[RunContext]) -> dict:
                                                                     detail=str(err)))))
     chosen, ranked_out, update = _select(ctx, state, archives, readable, gen, len(plans))
     for plan, arch, why in ranked_out:
-        children.append(_journal(ctx, _adapt(ctx, state, Offspring(
-            **plan.model_dump(), arch=arch, outcome="ranked_out", status="RANKED_OUT", detail=f"not evaluated: {why}"))))
+        children.append(ranked_out_child(ctx, state, plan, arch, why))
+    if ctx.settings.approve:  # the user sees the batch before it costs evaluations (next: approve)
+        held = [Offspring(**plan.model_dump(), arch=arch) for plan, arch in chosen]
+        return {"held": HeldBatch(generation=gen, chosen=held, children=children, usage=usage,
+                                  critic_usage=update.get("critic_usage"))}
+    return _complete(ctx, state, archives, children, chosen, usage, update.get("critic_usage"))
+
+
+def ranked_out_child(ctx: RunContext, state: LLMaticState, plan: Plan, arch: str, why: str) -> Offspring:
+    """An offspring not evaluated (the Critic ranked it out, or the user rejected it), journaled."""
+    return _journal(ctx, _adapt(ctx, state, Offspring(**plan.model_dump(include=set(Plan.model_fields)), arch=arch,
+                                                      outcome="ranked_out", status="RANKED_OUT",
+                                                      detail=f"not evaluated: {why}")))
+
+
+def evaluate_held(state: LLMaticState, runtime: Runtime[RunContext]) -> dict:
+    """The approved batch's evaluations, and the end of its generation."""
+    ctx, held = runtime.context, state.held
+    archives = Archives.replay(ctx, len(edits(ctx)), state.offspring)
+    chosen = [(Plan(**c.model_dump(include=set(Plan.model_fields))), c.arch) for c in held.chosen]
+    return {**_complete(ctx, state, archives, list(held.children), chosen, held.usage, held.critic_usage),
+            "held": None}
+
+
+def _complete(ctx: RunContext, state: LLMaticState, archives: Archives, children: list[Offspring],
+              chosen: list[tuple[Plan, str]], usage: Usage, critic_usage: Usage | None) -> dict:
+    """Evaluate the chosen offspring, credit the prompts and close the generation."""
     children += _evaluate_all(ctx, state, archives, chosen)
     for child in children:
         archives.credit(child)
     result = _close_generation(state, ctx, archives, sorted(children, key=lambda c: c.index), usage)
-    if "critic_usage" in update:  # the critic model's calls (critic=llm), beside the designer's
-        result["usage"] = {**result["usage"], "critic": state.usage.get("critic", Usage()).add(update["critic_usage"])}
+    if critic_usage is not None:  # the critic model's calls (critic=llm), beside the designer's
+        result["usage"] = {**result["usage"], "critic": state.usage.get("critic", Usage()).add(critic_usage)}
     return result
 
 
@@ -382,9 +445,9 @@ def _select(ctx: RunContext, state: LLMaticState, archives: Archives, readable: 
     # budget 10: 93.17 against GENIUS's 94.34).  Capped so a paper-scale batch (100) stays cheap.
     scale = min(batch, POOL_CAP // max(ctx.settings.pool_rea + ctx.settings.pool_random, 1))
     probe = state.model_copy(update={"pool": pool})
-    pool += search.rea_child(ctx, probe, rng, ctx.settings.pool_rea * scale, "baseline")
+    pool += search.rea_child(ctx, probe, rng, ctx.settings.pool_rea * scale, "rea")
     probe = state.model_copy(update={"pool": pool})
-    pool += search.random_new(ctx, probe, rng, ctx.settings.pool_random * scale, "baseline")
+    pool += search.random_new(ctx, probe, rng, ctx.settings.pool_random * scale, "random")
     ranked, record, usage = nodes.rank_pool(ctx, state, pool, gen)
     update = {"critic_usage": usage} if usage is not None else {}
     ranked = _distinct(ctx, ranked)
@@ -396,9 +459,10 @@ def _select(ctx: RunContext, state: LLMaticState, archives: Archives, readable: 
             taken.add(arch)
         else:
             ranked_out.append((plan, arch, "the Critic ranked other candidates higher"))
-    extra = [r.arch for r in ranked[:batch] if r.arch not in taken and r.source == "baseline"]
+    extra = [r for r in ranked[:batch] if r.arch not in taken and r.source != "llm"]
     next_index = max((plan.index for plan, _ in readable), default=batch - 1) + 1
-    chosen += [(Plan(generation=gen, index=next_index + i, operator="baseline"), arch) for i, arch in enumerate(extra)]
+    chosen += [(Plan(generation=gen, index=next_index + i, operator="baseline", source=r.source), r.arch)
+               for i, r in enumerate(extra)]
     ctx.journal.append(gen, "critic", role="critic", data=record)
     return chosen, ranked_out, update
 
@@ -544,8 +608,7 @@ def _close_generation(state: LLMaticState, ctx: RunContext, archives: Archives, 
     for child in children:
         if child.arch is not None and child.val_acc is not None and child.arch not in seen:
             seen.add(child.arch)
-            source = OFFSPRING_SOURCE.get(child.operator, "llm")
-            trials.append(Trial(step=len(trials) + 1, arch=child.arch, source=source,
+            trials.append(Trial(step=len(trials) + 1, arch=child.arch, source=child.trial_source(),
                                 rationale=f"{child.operator} (generation {child.generation})",
                                 evaluation=Evaluation(arch=child.arch, canonical=ctx.space.canonical(child.arch),
                                                       val_acc=child.val_acc)))

@@ -26,11 +26,12 @@ from langgraph.types import Command
 
 from agents import critic
 from agents.structured import Usage
+from graphs import knowledge
 from graphs.context import RunContext
 from graphs.state import SearchState
 from memory.journal import dumps
 from settings import Settings
-from spaces.base import Evaluation, Tabular, Trained, Trial, has
+from spaces.base import Evaluation, Trained, Trial, has
 from tools import evidence as evidence_tool
 from tools.archive_insert import archive_insert
 from tools.evaluate import evaluator
@@ -134,24 +135,30 @@ def _choose(state: SearchState, ctx: RunContext, accepted: list[Trial]) -> tuple
 
 
 def ranks_by_evidence(ctx: RunContext) -> bool:
-    """The Critic ranks a pool by evidence (critic evidence/llm) on spaces where evidence is cheap;
-    on trained spaces (torch-code) every candidate's FLOPs would cost a sandboxed forward pass,
-    so there the rules alone decide and no contained baseline joins the pool."""
-    return ctx.settings.critic in ("evidence", "llm") and not has(ctx.space, Trained)
+    return contained(ctx.settings, ctx.space)
+
+
+def contained(settings: Settings, space) -> bool:
+    """The Critic ranks a pool by evidence (critic evidence/llm) on spaces where evidence is cheap,
+    and the graph's contained search adds its candidates to it; on trained spaces (torch-code)
+    every candidate's FLOPs would cost a sandboxed forward pass, so there the rules alone decide
+    and no contained search joins the pool."""
+    return settings.critic in ("evidence", "llm") and not has(space, Trained)
 
 
 def rank_pool(ctx: RunContext, state: SearchState, candidates: list[Trial],
               step: int) -> tuple[list[critic.Ranked], dict, Usage | None]:
-    """Rank candidates by evidence, and let the critic model pick the first when it has one:
-    (ranked, the pick first; the journal record of the decision; the critic model's usage)."""
+    """Rank candidates by evidence and their source's credit (agents/critic.py: allocate), and let
+    the critic model pick the first when it has one: (ranked, the pick first; the journal record
+    of the decision, with every source's credit; the critic model's usage)."""
     settings = ctx.settings
-    source = prior_source(settings, ctx.space)
-    kinds = evidence_kinds(settings, source)
+    kinds = knowledge.evidence_kinds(settings, ctx.space)
+    prior = knowledge.prior_table(settings, ctx.space) if "prior" in kinds else None
     evidence = [c.evidence if set(c.evidence) == set(kinds) else  # carried over from an earlier round
-                evidence_tool.gather(ctx.space, c.arch, settings.dataset, kinds, settings.seed, source)
+                evidence_tool.gather(ctx.space, c.arch, settings.dataset, kinds, settings.seed, prior)
                 for c in candidates]
-    ranked = critic.rank(candidates, evidence)
-    index, reason, usage = 0, _ranking_reason(ranked), None
+    ranked, credits = critic.allocate(critic.rank(candidates, evidence), state.evaluated())
+    index, reason, usage = 0, _ranking_reason(ranked, credits), None
     if settings.critic == "llm":
         rationales = {c.arch: c.rationale for c in candidates if c.source in ("llm", "edit")}
         index, reason, usage = critic.choose_with_llm(ctx.askers["critic"], ctx.space, settings.dataset, ranked,
@@ -159,34 +166,17 @@ def rank_pool(ctx: RunContext, state: SearchState, candidates: list[Trial],
     pick = ranked[index]
     ranked = [pick] + [r for i, r in enumerate(ranked) if i != index]
     record = {"arch": pick.arch, "source": pick.source, "accept": True, "kind": "ranked", "reason": reason,
-              "evidence": pick.evidence, "score": pick.score, "rank": index + 1, "kinds": list(kinds),
+              "evidence": pick.evidence, "score": pick.score, "credit": pick.credit, "rank": index + 1,
+              "kinds": list(kinds), "credits": {g: c.model_dump() for g, c in credits.items()},
               "ranking": [r.model_dump() for r in ranked[:10]], "pool": len(ranked)}
     return ranked, record, usage
 
 
-def evidence_kinds(settings: Settings, source: str | None) -> tuple[str, ...]:
-    """The configured kinds, `auto` resolved.  Measured on NB201 (10 seeds x 3 datasets, budget 10,
-    the contained baseline alone): prior 94.25 / 73.16 / 46.48 test, flops 93.86 / 71.20 / 45.04,
-    both 94.04 / 72.46 / 45.97: where a source task exists its prior alone ranks best."""
-    kinds: list[str] = []
-    for kind in settings.evidence:
-        kinds += (["prior"] if source else ["flops"]) if kind == "auto" else [kind]
-    return tuple(dict.fromkeys(kinds))
-
-
-def prior_source(settings: Settings, space) -> str | None:
-    """The task the `prior` evidence counts from: --transfer-from, else LAPT's default source
-    for the space (never the target itself); None on a space with one task."""
-    if space.lapt is None or not has(space, Tabular):  # the prior counts a source task's table (darts has none)
-        return None
-    task = settings.lapt.resolved(space, settings.dataset).transfer_from
-    return task.partition("/")[2] if task and task.partition("/")[0] == space.name else None
-
-
-def _ranking_reason(ranked: list[critic.Ranked]) -> str:
+def _ranking_reason(ranked: list[critic.Ranked], credits: dict[str, critic.Credit]) -> str:
     top = ranked[0]
     evidence = ", ".join(f"{k} {v:.4g}" for k, v in sorted(top.evidence.items()))
-    return f"best evidence of {len(ranked)} candidates (score {top.score:.2f}: {evidence})"
+    return (f"best of {len(ranked)} candidates: evidence score {top.score:.2f} ({evidence}) + credit of its source "
+            f"({critic.group_of(top.source)}) {top.credit:.2f}")
 
 
 # --- evaluation and the end of a run ----------------------------------------------------------

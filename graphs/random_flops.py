@@ -42,8 +42,11 @@ def propose(state: SearchState, runtime: Runtime[RunContext]) -> dict:
                               "flops")
     by_flops = sorted(drawn, key=lambda t: -ctx.space.cost(t.arch, ctx.settings.dataset)[0])
     evaluated = critic.index(state.evaluated())
+    # The pool is the same every round: a candidate the user refused (--approve) would come back forever.
+    refused = {t.arch for t in state.trials if not t.accepted}
     for trial in by_flops:
-        if search.acceptable(ctx, state, trial.arch, evaluated):  # not evaluated, nor isomorphic to one evaluated
+        # not refused, not evaluated, nor isomorphic to one evaluated
+        if trial.arch not in refused and search.acceptable(ctx, state, trial.arch, evaluated):
             flops = ctx.space.cost(trial.arch, ctx.settings.dataset)[0]
             return {"step": step, "pool": [trial.model_copy(update={
                 "rationale": f"largest FLOPs ({flops:.1f} M) left in a random pool of {len(drawn)}"})]}

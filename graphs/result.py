@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from graphs import knowledge
 from graphs.context import RunContext
 from graphs.state import SearchState
 
@@ -23,6 +24,7 @@ def summarise(state: SearchState, ctx: RunContext) -> dict:
         "seed": settings.seed,
         "budget": settings.budget,
         "evaluations": state.evaluations,
+        "knowledge": knowledge.of_run(settings, ctx.space, ctx.journal),  # what it knew (graphs/knowledge.py)
         "proposals": {
             "total": len(state.trials),
             "llm": len(llm_trials),
@@ -41,11 +43,31 @@ def summarise(state: SearchState, ctx: RunContext) -> dict:
         "stop_reason": state.stop_reason,
         "wall_seconds": round(events[-1].ts - events[0].ts, 2) if events else 0.0,
     }
+    result["contribution"] = contribution(by_source, state.evaluations, settings)
     if best is not None:
         report = ctx.space.final_report(best.arch, settings.dataset)
         result["best"] = {**report.model_dump(), "search_val_acc": best.val_acc, "step": best.step,
                           "source": best.source}
     return result
+
+
+MODEL_SOURCES = ("llm", "edit")
+
+
+def contribution(by_source: dict[str, int], evaluations: int, settings) -> str:
+    """What the model contributed, in a sentence a newcomer reads in the summary."""
+    import graphs
+
+    if settings.graph in graphs.BASELINES:
+        return "no model: a baseline"
+    if settings.designer == "none":
+        return "no model: the no-model twin (--designer none), the Critic and the contained search alone"
+    if settings.graph == "lapt":
+        return "the model wrote the principles that refine the space (or the statistics did, where its failed)"
+    mine = sum(by_source.get(s, 0) for s in MODEL_SOURCES)
+    others = ", ".join(f"{n} {s}" for s, n in sorted(by_source.items()) if s not in MODEL_SOURCES and n)
+    return (f"{mine} of {evaluations} evaluations were the model's proposals"
+            + (f"; the contained search and fallbacks chose the rest ({others})" if others else ""))
 
 
 def _best_so_far(state: SearchState) -> list[float]:

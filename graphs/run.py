@@ -17,10 +17,11 @@ import spaces
 from agents.llm import asker_for, check_provider
 from agents.providers import price
 from agents.structured import Asker
-from graphs import limits
+from graphs import knowledge, limits
 from graphs.context import RunContext
 from errors import UserError
 from graphs.state import SearchState
+from graphs.tracing import run_config
 from memory.runs import RunDir
 from settings import Settings
 
@@ -40,7 +41,8 @@ def prepare(settings: Settings) -> Settings:
     if settings.budget is None:
         settings = settings.model_copy(update={"budget": variant.default_budget(settings)})
     graphs.check(variant, settings, space)
-    if hasattr(space, "check_settings"):  # trained spaces (torch-code, darts): is the data there?
+    knowledge.check(settings, space)  # what the run may know besides its own evaluations (graphs/knowledge.py)
+    if hasattr(space, "check_settings"):  # trained spaces (torch-code, darts): is the data there? nb201: is --nb201-api official?
         space.check_settings(settings)
     for role in variant.roles(settings):
         check_provider(settings.models.for_role(role))
@@ -49,8 +51,8 @@ def prepare(settings: Settings) -> Settings:
             raise UserError(f"--max-cost needs a price for {role} ({spec.label()}): set models.{role}.price_per_1k "
                             "(USD per 1,000 tokens in and out) in archagents.toml")
     if settings.approve and "approve" not in variant.build(settings).nodes:
-        raise UserError(f"--approve is not available for --graph {settings.graph} (it has no single proposal "
-                        "to pause on; see graphs/approve.py)")
+        raise UserError(f"--approve is not available for --graph {settings.graph} (it has no approval "
+                        "step; see graphs/approve.py)")
     return settings
 
 
@@ -72,13 +74,13 @@ def checkpoint_types() -> list[tuple[str, str]]:
     """The typed values our states hold; LangGraph restores only registered types."""
     from agents.structured import Usage
     from graphs.lapt import LAPTState, Round
-    from graphs.llmatic import LLMaticState, Offspring, Plan
+    from graphs.llmatic import HeldBatch, LLMaticState, Offspring, Plan
     from memory.archive import Archive, Elite
     from memory.store import Principle
     from spaces.base import Evaluation, Trial
     from spaces.refined import Individual, RefinedSpace
 
-    types = (SearchState, LLMaticState, Offspring, Plan, Trial, Evaluation, Archive, Elite, Usage,
+    types = (SearchState, LLMaticState, Offspring, Plan, HeldBatch, Trial, Evaluation, Archive, Elite, Usage,
              LAPTState, Round, RefinedSpace, Individual, Principle)
     return [(cls.__module__, cls.__name__) for cls in types]
 
@@ -133,9 +135,9 @@ def execute(run: RunDir, askers: dict[str, Asker] | None = None,
         return _execute(run, askers, on_state, on_interrupt)
 
 
-def _execute(run: RunDir, askers: dict[str, Asker] | None, on_state: Callable[[SearchState], None] | None,
-             on_interrupt: Callable[[Any], Any] | None) -> dict:
-    settings = prepare(run.settings())
+def run_context(run: RunDir, settings: Settings, askers: dict[str, Asker] | None = None) -> RunContext:
+    """What every node of `run` is handed: the prepared settings, the configured space, the journal
+    (checked; a damaged line is one warning) and the role models."""
     journal = run.journal()
     notice = journal.check()
     if notice:  # one line on stderr (logging's last-resort handler) and in the journal
@@ -143,15 +145,23 @@ def _execute(run: RunDir, askers: dict[str, Asker] | None, on_state: Callable[[S
         journal.append(0, "error", data={"journal": notice})
     space = spaces.get(settings.space)
     space.configure(settings, run.path)
-    context = RunContext(settings=settings, space=space, journal=journal,
-                         askers=askers if askers is not None else make_askers(settings, journal),
-                         run_id=run.id, result_path=run.result_path)
+    return RunContext(settings=settings, space=space, journal=journal,
+                      askers=askers if askers is not None else make_askers(settings, journal),
+                      run_id=run.id, result_path=run.result_path)
+
+
+def _execute(run: RunDir, askers: dict[str, Asker] | None, on_state: Callable[[SearchState], None] | None,
+             on_interrupt: Callable[[Any], Any] | None) -> dict:
+    settings = prepare(run.settings())
+    context = run_context(run, settings, askers)
+    journal, space = context.journal, context.space
     connection = open_checkpoints(run)
     try:
         from langgraph.types import Command
 
         app = graphs.get(settings.graph).build(settings).compile(checkpointer=checkpointer(connection))
-        config = {"configurable": {"thread_id": run.id}, "recursion_limit": recursion_limit(settings)}
+        config = {**run_config(run.id, settings), "configurable": {"thread_id": run.id},
+                  "recursion_limit": recursion_limit(settings)}
         snapshot = app.get_state(config)
         # Finished: no task left, not even one that completed before a kill -9 and whose writes wait
         # to be applied (then `next` is empty too, and the run must continue).
@@ -162,7 +172,8 @@ def _execute(run: RunDir, askers: dict[str, Asker] | None, on_state: Callable[[S
             return run.result()
         resuming = bool(snapshot.next or snapshot.tasks)
         journal.append(snapshot.values.get("step", 0) if resuming else 0, "run",
-                       data={"event": "resumed" if resuming else "started", "settings": settings.model_dump(mode="json")})
+                       data={"event": "resumed" if resuming else "started", "settings": settings.model_dump(mode="json"),
+                             "knowledge": knowledge.of_run(settings, space)})
         state_model = graphs.get(settings.graph).STATE
         command = None if resuming else state_model()
         if resuming and any(limits.is_halt(i.value) for i in snapshot.interrupts):

@@ -68,8 +68,8 @@ def rea_child(ctx: RunContext, state: SearchState, rng: random.Random, n: int = 
     """Children of tournament winners (random samples while nothing is evaluated)."""
     default_size, default_tournament = ctx.space.rea
     members = population(state, size or default_size)
-    if not members:
-        return random_new(ctx, state, rng, n, source)
+    if not members:  # nothing to mutate yet: random samples, named so (the Critic credits sources by results)
+        return random_new(ctx, state, rng, n, "random" if source == "rea" else source)
 
     def make() -> str:
         parent = tournament_parent(members, tournament or default_tournament, rng)

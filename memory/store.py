@@ -72,7 +72,7 @@ class Principle(BaseModel):
     """One design principle: a sentence, where it came from, and the statistics it rests on."""
 
     text: str
-    origin: Literal["model", "statistics"] = "model"
+    origin: Literal["model", "statistics", "human"] = "model"  # human: edited in an approval (graphs/approve.py)
     evidence: str = ""  # the lines of the statistics table it cites or was written from
 
     @field_validator("text")

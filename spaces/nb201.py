@@ -19,7 +19,7 @@ from typing import ClassVar
 from pydantic import BaseModel
 
 from errors import UserError
-from spaces import nb201_code
+from spaces import nb201_api, nb201_code
 from spaces.base import DATA, Evaluation, FinalReport, LAPTDefaults, rank_in, table_rows
 from spaces.cell import EDGE_NAMES, EDGES, OPS, conv_depth, format_arch, op_code, parse, unique_key, zero_output
 from spaces.positional import PositionalSpace, positions_schema
@@ -100,6 +100,17 @@ class NB201Space(PositionalSpace):
                                                 tournament=2, source="imagenet16")
     edits: ClassVar[tuple[str, ...]] = nb201_code.EDITS
     descriptor_names: ClassVar[tuple[str, str]] = ("MFLOPs", "conv depth")
+    # --nb201-api FILE: the official benchmark file answers instead of the shipped table (spaces/nb201_api.py)
+    official: nb201_api.Official | None = None
+
+    def check_settings(self, settings) -> None:
+        """Before the run folder exists: is settings.nb201_api an official benchmark file (loaded once)?"""
+        if getattr(settings, "nb201_api", None) is not None:
+            nb201_api.load(settings.nb201_api)
+
+    def configure(self, settings, run_path) -> None:
+        path = getattr(settings, "nb201_api", None)
+        self.official = nb201_api.load(path) if path is not None else None
 
     def describe(self, dataset: str) -> str:
         dataset = self.resolve_dataset(dataset)
@@ -111,11 +122,17 @@ class NB201Space(PositionalSpace):
     def evaluate(self, arch: str, dataset: str) -> Evaluation:
         dataset = self.resolve_dataset(dataset)
         arch = self.validate(arch)
+        if self.official is not None:
+            flops, params = self.official.cost(arch, dataset)
+            return Evaluation(arch=arch, canonical=self.canonical(arch), flops_m=flops, params_m=params,
+                              val_acc=self.official.accuracy(arch, dataset, "valid"))
         row = _table()[arch]
         return Evaluation(arch=arch, canonical=self.canonical(arch), val_acc=row.val[dataset],
                           flops_m=row.flops_m[dataset], params_m=row.params_m[dataset])
 
     def cost(self, arch: str, dataset: str) -> tuple[float, float]:
+        if self.official is not None:
+            return self.official.cost(self.validate(arch), self.resolve_dataset(dataset))
         row = _table()[self.validate(arch)]
         dataset = self.resolve_dataset(dataset)
         return row.flops_m[dataset], row.params_m[dataset]
@@ -128,6 +145,11 @@ class NB201Space(PositionalSpace):
 
     def final_report(self, arch: str, dataset: str) -> FinalReport:
         dataset = self.resolve_dataset(dataset)
+        if self.official is not None:
+            evaluation, test = self.evaluate(arch, dataset), self.official.accuracy(arch, dataset, "test")
+            ranked = self.official.sorted_test(dataset)
+            return FinalReport(arch=arch, val_acc=evaluation.val_acc, test_acc=test, rank=rank_in(ranked, test),
+                               of=len(ranked), flops_m=evaluation.flops_m, params_m=evaluation.params_m)
         row = _table()[self.validate(arch)]
         test = row.test[dataset]
         rank = rank_in(_sorted_test(dataset), test)
@@ -135,10 +157,16 @@ class NB201Space(PositionalSpace):
                            flops_m=row.flops_m[dataset], params_m=row.params_m[dataset])
 
     def all_archs(self) -> list[str]:
-        return list(_table())
+        return list(self.official.archs) if self.official is not None else list(_table())
+
+    def sample_random(self, rng) -> str:
+        """Uniform over the space; over the cells an official file has results for when it has fewer."""
+        if self.official is not None and len(self.official.archs) < self.size:
+            return rng.choice(self.official.archs)
+        return super().sample_random(rng)
 
     def contains(self, arch: str) -> bool:
-        return arch in _table()
+        return self.official.contains(arch) if self.official is not None else arch in _table()
 
     def trivial(self, arch: str) -> str | None:
         return zero_output(parse(arch))

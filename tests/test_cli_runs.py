@@ -77,7 +77,6 @@ def test_search_approve_reads_decisions_from_the_terminal(tmp_path, monkeypatch)
     (["chat", "no-such-run", "--ask", "hi"], "no run 'no-such-run'"),
     (["fork", "no-such-run", "--at", "1"], "no run 'no-such-run'"),
     (["report", "no-such-run"], "no run 'no-such-run'"),
-    (["search", "--graph", "llmatic", "--approve"], "--approve is not available"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     done = run_cli(*args, "--runs-dir", str(tmp_path))

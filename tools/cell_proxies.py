@@ -106,11 +106,21 @@ def cell_scores(arch: str, dataset: str, seed: int = 0, proxies: tuple[str, ...]
 
 
 def _compute(space: Networked, arch: str, dataset: str, seed: int, proxies: list[str], batch_size: int, inputs: str):
+    import torch
+
     from tools import proxies as P
 
     build, shape, classes = space.network(arch, dataset)
     batch = input_batch(shape, batch_size, seed, inputs)
-    return P.measure(build, shape, classes, seed, proxies, batch_size, batch)
+    # One thread: these networks are too small to split, and torch's OpenMP threads spin at every
+    # barrier; measured on the loaded 2-core machine, synflow took 1.5 s a cell with 2 threads and
+    # 0.1 s with one.  Restored after, for whatever else the process does with torch.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return P.measure(build, shape, classes, seed, proxies, batch_size, batch)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def input_batch(shape: tuple[int, ...], batch_size: int, seed: int, kind: str):

@@ -2,9 +2,10 @@
 
 - `flops`, `params`: from the space's `cost` (a table lookup on the benchmarks; a sandboxed
   forward pass for torch-code).
-- `prior`: how typical the architecture is of the source task's best (tools/op_stats.py: the
-  log-probability under their per-position operation frequencies), on spaces with positions
-  and another task to learn from (LAPT's transfer, seed 003, as a number instead of principles).
+- `prior`: how typical the architecture is of a transfer source's best (tools/op_stats.py: the
+  log-probability under their per-position operation frequencies), on spaces with positions,
+  when the run was given a source (graphs/knowledge.py; LAPT's transfer, seed 003, as a number
+  instead of principles).  Another task's results are knowledge: never used unasked.
 - training-free proxies (`synflow`, `naswot`, `jacob_cov`, ...; tools/proxies.py) on the real
   PyTorch network of spaces that can build one (`Networked`), cached on disk.
 
@@ -14,34 +15,24 @@ kinds every candidate has.
 
 from __future__ import annotations
 
-from functools import cache
-
 from langchain_core.tools import StructuredTool
 from pydantic import BaseModel, Field
 
 from errors import UserError
-from spaces.base import Networked, Positional, Space, Tabular, has
+from spaces.base import Networked, Positional, Space, has
 from tools import op_stats
 
 
-@cache
-def _prior_table(space_name: str, source: str) -> dict[str, dict[str, float]]:
-    import spaces
-
-    space = spaces.get(space_name)
-    return op_stats.frequencies(space, [arch for arch, _ in op_stats.top_of(space, source, PRIOR_SAMPLES)])
-
 COST_KINDS = ("flops", "params")
-PRIOR_SAMPLES = 50  # the source task's best architectures the prior is counted from (LAPT: 50)
 
 
 def gather(space: Space, arch: str, dataset: str, kinds: tuple[str, ...], seed: int = 0,
-           source: str | None = None) -> dict[str, float]:
+           prior: dict[str, dict[str, float]] | None = None) -> dict[str, float]:
     """The requested evidence for `arch` that this space can give (missing kinds are left out).
-    `source` is the dataset of the source task for the `prior` evidence."""
+    `prior` is the transfer source's per-position operation frequencies (op_stats.frequencies)."""
     out: dict[str, float] = {}
-    if "prior" in kinds and source is not None and has(space, Positional) and has(space, Tabular):
-        out["prior"] = op_stats.log_prior(_prior_table(space.name, source), space, arch)
+    if "prior" in kinds and prior is not None and has(space, Positional):
+        out["prior"] = op_stats.log_prior(prior, space, arch)
     if any(kind in COST_KINDS for kind in kinds):
         try:
             flops, params = space.cost(arch, dataset)

@@ -180,7 +180,9 @@ def describe(event: Event) -> str | None:
         return f"the {event.role} ({event.model}) gave this rationale: {d['parsed']['rationale']}"
     if event.kind == "critic":
         verdict = "accepted" if d.get("accept") else f"rejected ({d.get('kind', 'rejected')})"
-        return f"the {event.role or 'critic'} {verdict} {d.get('arch')}: {d.get('reason', '')}"
+        credits = "; credits: " + ", ".join(f"{g} {c['credit']:.2f} ({c['evaluated']} evaluated)"
+                                           for g, c in d["credits"].items()) if d.get("credits") else ""
+        return f"the {event.role or 'critic'} {verdict} {d.get('arch')}: {d.get('reason', '')}{credits}"
     if event.kind == "evaluation":
         extra = f", {num(d['flops_m'])} MFLOPs, {num(d['params_m'])} M params" if d.get("flops_m") is not None else ""
         return f"evaluated {d.get('arch')}: validation accuracy {pct(d.get('val_acc'))}{extra}"
@@ -198,8 +200,15 @@ def describe(event: Event) -> str | None:
     if event.kind == "archive" and "lapt_adaptation" in d:
         return f"principles adapted ({d['lapt_adaptation']}, improved: {d.get('improved')}): " \
                + "; ".join(map(str, d.get("principles") or []))
+    if event.kind == "run" and d.get("event") == "knowledge":
+        k = d.get("knowledge") or {}
+        return f"the run used knowledge: {k.get('task')} ({k.get('source')}): {k.get('what')}"
     if event.kind == "run":
         extra = f" from {d.get('parent')} at step {d.get('forked_at')}" if d.get("event") == "forked" else ""
+        if "knowledge" in d:
+            from graphs.knowledge import label
+
+            extra += f"; knew: {label(d['knowledge'])}"
         return f"run {d.get('event')}{extra}"
     if event.kind == "result":
         best = d.get("best") or {}

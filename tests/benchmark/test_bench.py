@@ -46,7 +46,10 @@ def test_the_table_is_what_the_run_folders_say(tmp_path):
     assert all(row.tokens_mean > 0 and row.llm_share is not None for row in genius)
     assert all(row.llm_share is None and row.tokens_mean == 0 for row in rows if row.graph == "random")
     text = (tmp_path / "t" / "table.md").read_text()
-    assert "| 3 | a | genius | 2 |" in text and (tmp_path / "t" / "table.csv").read_text().count("\n") == 11
+    assert "| 3 | a | genius | none | 2 |" in text and (tmp_path / "t" / "table.csv").read_text().count("\n") == 11
+    # what each row knew: nothing besides its own evaluations, but the transfer baseline its source's table
+    assert {row.knowledge for row in rows if row.graph != "prior"} == {"none"}
+    assert {row.knowledge for row in rows if row.graph == "prior" and row.dataset == "a"} == {"tiny/b (table)"}
     assert (tmp_path / "t" / "best_so_far_a_b3.png").stat().st_size > 1000
     # resumable: a finished cell is never run again
     assert bench_grid.run(grid, tmp_path, shared, askers=designer) == {}
@@ -71,11 +74,11 @@ def test_an_interrupted_cell_resumes_and_an_impossible_one_says_why(tmp_path):
     from memory.runs import RunDir
     from settings import Settings
 
-    values = {**shared, **cell.model_dump(), "runs_dir": str(tmp_path / "t" / "runs"), "memory_write": False}
+    values = {**shared, **cell.model_dump(exclude={"twin"}), "runs_dir": str(tmp_path / "t" / "runs"), "memory_write": False}
     RunDir.create(prepare(Settings.model_validate(values)), cell.id)  # created, never run (killed at once)
     assert bench_grid.run(grid, tmp_path, shared) == {cell.id: "resumed"}
     assert bench_grid.status(tmp_path / "t", cell) == "done"
-    bad = tiny_grid(graphs=["prior"], datasets=["a"], seeds=1, settings={"lapt": {"transfer_from": "tiny/a"}})
+    bad = tiny_grid(graphs=["prior"], datasets=["a"], seeds=1, settings={"transfer_from": "tiny/a"})
     outcome = bench_grid.run(bad, tmp_path / "bad", bench_grid.shared_settings(bad, [], None))
     assert "target task itself" in list(outcome.values())[0]
     rows = bench_table.write(tmp_path / "bad" / "t", bad)
@@ -122,6 +125,29 @@ def test_llmatic_offspring_count_as_the_model_s_only_when_the_model_wrote_them(t
     assert bench_table._sources(tmp_path) == {"a": "random", "b": "baseline", "c": "llm", "d": "llm"}
 
 
+def test_the_no_model_twins_measure_what_the_model_added(tmp_path):
+    grid = tiny_grid(graphs=["genius", "random"], ablate_model=True, seeds=3)
+    assert [c.id for c in grid.cells() if c.twin][:1] == ["genius-nomodel-tiny-a-b3-s0"]
+    bench_grid.run(grid, tmp_path, bench_grid.shared_settings(grid, [], None), askers=designer)
+    rows = bench_table.write(tmp_path / "t", grid)
+    results = [json.loads(p.read_text()) for p in (tmp_path / "t" / "runs").glob("*/result.json")]
+    for dataset in ("a", "b"):
+        mine = {r["seed"]: r["best"]["test_acc"] for r in results
+                if (r["graph"], r["dataset"]) == ("genius", dataset) and r["contribution"].startswith(("0", "1", "2", "3"))}
+        twin = {r["seed"]: r["best"]["test_acc"] for r in results
+                if (r["graph"], r["dataset"]) == ("genius", dataset) and "twin" in r["contribution"]}
+        assert sorted(mine) == sorted(twin) == [0, 1, 2]
+        diffs = [mine[s] - twin[s] for s in mine]
+        (row,) = [r for r in rows if (r.graph, r.dataset) == ("genius", dataset)]
+        (twin_row,) = [r for r in rows if (r.graph, r.dataset) == ("genius (no model)", dataset)]
+        assert row.delta_pairs == 3 and row.delta_mean == pytest.approx(statistics.fmean(diffs))
+        if len(set(diffs)) > 1:  # the 95% t-interval with 2 degrees of freedom
+            assert row.delta_ci == pytest.approx(4.302653 * statistics.stdev(diffs) / 3 ** 0.5, rel=1e-5)
+        assert twin_row.tokens_mean == 0 and twin_row.llm_share == 0 and twin_row.delta_mean is None
+    assert not any(r.graph.startswith("random (") for r in rows)  # a baseline has no model to take away
+    assert "model vs no model" in (tmp_path / "t" / "table.md").read_text()
+
+
 def test_a_darts_bench_scores_the_stand_alone_network_and_states_the_knowledge(tmp_path, monkeypatch):
     """A space without a table: no rank, no optimum; the score is the stand-alone test accuracy from
     the run's folder; LAPT's row says where its knowledge came from, the baselines' say none."""
@@ -139,7 +165,7 @@ def test_a_darts_bench_scores_the_stand_alone_network_and_states_the_knowledge(t
         if settings.graph == "lapt" else {}  # noqa: E731
     bench_grid.run(grid, tmp_path, shared, askers=askers)
     rows = {r.graph: r for r in bench_table.write(tmp_path / "d", grid)}
-    assert rows["lapt"].knowledge == "transfer from darts/mnist (8 architectures scored through its supernet)"
+    assert rows["lapt"].knowledge == "darts/mnist (supernet)"
     assert rows["random"].knowledge == "none" and rows["random"].optimum is None and rows["random"].rank_mean is None
     run = next((tmp_path / "d" / "runs").glob("random-*"))
     result = json.loads((run / "result.json").read_text())

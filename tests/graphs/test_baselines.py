@@ -51,15 +51,15 @@ def test_rea_finds_the_optimum_and_mutates_tournament_winners(tmp_path, seed):
 
 def test_prior_samples_what_the_source_tasks_best_have_in_common(tmp_path):
     # source a's top 5 all have first=large: the prior puts most of its mass there
-    result, evaluated = run(tmp_path, "prior", dataset="b", budget=27, lapt={"transfer_from": "tiny/a",
-                                                                            "learn_samples": 5})
+    result, evaluated = run(tmp_path, "prior", dataset="b", budget=27, transfer_from="tiny/a",
+                                 lapt={"learn_samples": 5})
     assert result["best"]["arch"] == OPTIMUM["b"]
     assert sum(arch.startswith("large") for arch in evaluated[:6]) >= 4
 
 
 def test_prior_refuses_the_target_as_its_own_source(tmp_path):
     with pytest.raises(UserError, match="target task itself"):
-        run(tmp_path, "prior", dataset="a", lapt={"transfer_from": "tiny/a"})
+        run(tmp_path, "prior", dataset="a", transfer_from="tiny/a")
 
 
 def test_the_llm_graphs_run_on_the_synthetic_space_too(tmp_path):

@@ -2,6 +2,7 @@ import pytest
 from errors import UserError
 
 from agents.structured import Asker
+from graphs import knowledge
 from graphs.remember import open_memory
 from graphs.run import execute, prepare
 from memory.store import Principle
@@ -105,7 +106,7 @@ def test_transfer_loads_the_source_tasks_principles(tmp_path):
     memory = open_memory(prepare(load_settings()))
     saved = [Principle(text="Pooling hurts every cell, so avoid avg_pool_3x3 everywhere.")]
     memory.save_principles("nb201/cifar10", saved, [], {p: [C3, C1] for p in POSITIONS})
-    run, result, model = run_lapt(tmp_path, dataset="cifar100", lapt={"transfer_from": "nb201/cifar10"})
+    run, result, model = run_lapt(tmp_path, dataset="cifar100", transfer_from="nb201/cifar10")
     assert result["lapt"]["source"] == "nb201/cifar10"
     assert [p["text"] for p in result["lapt"]["rounds"][0]["principles"]] == [saved[0].text]
     assert ops(result["lapt"]["rounds"][0]["refined"]["allowed"]) == {p: {C1, C3} for p in POSITIONS}
@@ -117,7 +118,7 @@ def test_stored_principles_without_a_space_are_translated(tmp_path):
     open_memory(prepare(load_settings())).save_principles(
         "nb201/cifar10", [Principle(text="Use nor_conv_3x3 wherever a convolution fits.")], [])
     run, result, model = run_lapt(tmp_path, dataset="cifar100",
-                                  lapt={"transfer_from": "nb201/cifar10", "ablation": "no-adaptation"})
+                                  transfer_from="nb201/cifar10", lapt={"ablation": "no-adaptation"})
     assert model.calls == 1 and "Turn these principles" in prompts(model)[0]
     assert ops(result["lapt"]["rounds"][0]["refined"]["allowed"]) == ops(LEARNED)
 
@@ -187,7 +188,7 @@ def test_transfer_between_spaces_is_refused(tmp_path):
     from errors import UserError
 
     with pytest.raises(UserError, match="within one space"):
-        run_lapt(tmp_path, lapt={"transfer_from": "transnas101/jigsaw"})
+        run_lapt(tmp_path, transfer_from="transnas101/jigsaw")
 
 
 def test_resume_after_a_crash_gives_the_uninterrupted_result(tmp_path):
@@ -203,13 +204,13 @@ def test_resume_after_a_crash_gives_the_uninterrupted_result(tmp_path):
 
 def test_transferring_from_the_target_task_itself_is_refused_before_the_run_folder(tmp_path):
     with pytest.raises(UserError, match="target task itself"):
-        start(tmp_path, dataset="cifar10", lapt={"transfer_from": "nb201/cifar10"})
+        start(tmp_path, dataset="cifar10", transfer_from="nb201/cifar10")
     assert not any(tmp_path.iterdir())
 
 
 def test_the_default_source_is_never_the_target(tmp_path):
     settings = prepare(load_settings(runs_dir=tmp_path, graph="lapt", dataset="imagenet16"))
-    assert settings.lapt.resolved(get("nb201"), "imagenet16").transfer_from == "nb201/cifar10"
+    assert knowledge.transfer_source(settings, get("nb201")) == "nb201/cifar10"
 
 
 def test_a_larger_budget_keeps_the_papers_rounds_with_longer_ones(tmp_path):

@@ -150,7 +150,7 @@ def test_the_evidence_critic_fills_each_batch_with_the_best_of_offspring_and_con
     assert {c["operator"] for c in evaluated} <= {"init", "mutation", "crossover", "baseline"}
     # a generation's critic event holds the ranking it chose from
     rankings = [e.data for e in run.journal().events() if e.kind == "critic" and e.data.get("kind") == "ranked"]
-    assert len(rankings) == 2 and all(r["pool"] >= 6 and "prior" in r["kinds"] for r in rankings)
+    assert len(rankings) == 2 and all(r["pool"] >= 6 and r["kinds"] == ["flops", "synflow"] for r in rankings)
     # offspring the Critic ranked out cost nothing and their prompt hears it
     ranked_out = [c for c in children if c["outcome"] == "ranked_out"]
     assert all(c["arch"] and "not evaluated" in c["detail"] for c in ranked_out)
