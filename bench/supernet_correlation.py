@@ -59,6 +59,22 @@ def kendall(a: list[float], b: list[float]) -> float:
     return sum(sign) / len(pairs) if pairs else 0.0
 
 
+def _train(job: tuple) -> dict:
+    """One stand-alone training (resumable, its report kept under --work)."""
+    arch, spec, work, dataset, image_size = job
+    from spaces import darts_genotype as G
+    from spaces import darts_train
+
+    if __name__ != "__main__":
+        import torch
+
+        torch.set_num_threads(1)
+    standalone = darts_train.StandaloneSpec.model_validate(spec)
+    genotype = G.parse(arch)
+    data = darts_train.load_data(dataset, image_size, Path(work) / ".datasets")
+    return darts_train.standalone(genotype, standalone, Path(work) / "standalone" / standalone.key(genotype), data)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="digits", help="mnist, digits or cifar10 (default digits)")
@@ -68,6 +84,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/archagents-supernet-correlation"),
                         help="where the supernet and the trainings are kept (resumable)")
     parser.add_argument("--smoke", action="store_true", help="tiny networks, 3 architectures, 1 epoch")
+    parser.add_argument("--jobs", type=int, default=1, help="stand-alone trainings at once (processes, 1 thread each)")
+    parser.add_argument("--sharing", default="edge", help="supernet weight sharing: edge (DARTS), node, cell")
     args = parser.parse_args()
 
     from settings import DartsSettings
@@ -82,7 +100,7 @@ def main() -> None:
     spec = darts_train.SupernetSpec(dataset=args.dataset, image_size=settings.image_size, channels=settings.channels,
                                     cells=settings.cells, epochs=settings.epochs, batch_size=settings.batch_size,
                                     lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay,
-                                    train_subset=settings.train_subset, seed=args.seed)
+                                    train_subset=settings.train_subset, seed=args.seed, sharing=args.sharing)
     started = time.perf_counter()
     supernet = darts_train.supernet(spec, darts_train.folder_of(args.work / "supernets", spec), data)
     supernet_seconds = time.perf_counter() - started
@@ -93,24 +111,32 @@ def main() -> None:
         lr=settings.standalone_lr, momentum=settings.momentum, weight_decay=settings.weight_decay,
         auxiliary_weight=settings.auxiliary_weight, drop_path=settings.drop_path, train_subset=settings.train_subset,
         seed=args.seed)
+    genotypes = [G.sample(G.full(), rng) for _ in range(n)]
+    estimates = [darts_train.estimate(supernet, g, data, settings.bn_batches, settings.batch_size) for g in genotypes]
+    jobs = [(G.write(g), standalone.model_dump(), str(args.work), args.dataset, settings.image_size) for g in genotypes]
+    if args.jobs > 1:  # independent trainings, one thread each
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            reports = list(pool.map(_train, jobs))
+    else:
+        reports = [_train(job) for job in jobs]
     rows = []
-    for k in range(n):
-        genotype = G.sample(G.full(), rng)
-        estimate = darts_train.estimate(supernet, genotype, data, settings.bn_batches, settings.batch_size)
-        report = darts_train.standalone(genotype, standalone, args.work / "standalone" / standalone.key(genotype), data)
+    for k, (genotype, estimate, report) in enumerate(zip(genotypes, estimates, reports)):
         rows.append({"arch": G.write(genotype), "estimate": estimate, "val_acc": report["val_acc"],
                      "test_acc": report["test_acc"], "train_seconds": report["train_seconds"]})
         print(f"{k + 1}/{n}: estimate {estimate:.2f}  stand-alone val {report['val_acc']:.2f} "
               f"test {report['test_acc']:.2f}", flush=True)
-    estimates = [r["estimate"] for r in rows]
-    out = {"dataset": args.dataset, "archs": n, "seed": args.seed, "settings": settings.model_dump(),
+    out = {"dataset": args.dataset, "archs": n, "seed": args.seed, "sharing": args.sharing,
+           "settings": settings.model_dump(),
            "spearman_test": round(spearman(estimates, [r["test_acc"] for r in rows]), 3),
            "spearman_val": round(spearman(estimates, [r["val_acc"] for r in rows]), 3),
            "kendall_test": round(kendall(estimates, [r["test_acc"] for r in rows]), 3),
            "supernet_seconds": round(supernet_seconds, 1), "load": os.getloadavg(), "rows": rows}
     print(json.dumps({k: v for k, v in out.items() if k not in ("rows", "settings")}))
     if not args.smoke:
-        target = ROOT / "bench" / "supernet-correlation" / f"{args.dataset}.json"
+        target = ROOT / "bench" / "supernet-correlation" / f"{args.dataset}-{args.sharing}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(out, indent=1))
 

@@ -19,7 +19,7 @@ Imports torch: load it lazily.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Literal
 
 import torch
 from torch import nn
@@ -29,14 +29,31 @@ from spaces.darts_model import Network, Stem, reduction_cells
 from spaces.darts_ops import make_op, preprocess
 
 
+Sharing = Literal["edge", "node", "cell"]
+
+
 class SuperCell(nn.Module):
-    def __init__(self, c_prev_prev: int, c_prev: int, c: int, reduction: bool, reduction_prev: bool):
+    """Every operation on every edge j -> n.  `sharing` says which edges hold the same weights:
+    `edge`, none (DARTS's supernet, one module per edge and operation); `node`, a node's edges
+    from inputs of one stride (in a reduction cell the cell inputs are read with stride 2);
+    `cell`, every edge of the cell of one stride.  Coarser sharing trains each module more often
+    in a short training (per-edge modules of node 5 are used in 1 step of 20)."""
+
+    def __init__(self, c_prev_prev: int, c_prev: int, c: int, reduction: bool, reduction_prev: bool,
+                 sharing: Sharing = "edge"):
         super().__init__()
         self.reduction = reduction
         self.preprocess0, self.preprocess1 = preprocess(c_prev_prev, c_prev, c, reduction_prev)
-        self.edges = nn.ModuleDict({
-            edge(node, index): nn.ModuleDict({op: make_op(op, c, 2 if reduction and index < 2 else 1) for op in OPS})
-            for node in NODES for index in range(node)})
+        shared: dict[tuple, nn.ModuleDict] = {}
+        edges = {}
+        for node in NODES:
+            for index in range(node):
+                stride = 2 if reduction and index < 2 else 1
+                key = {"edge": (node, index), "node": (node, stride), "cell": (stride,)}[sharing]
+                if key not in shared:
+                    shared[key] = nn.ModuleDict({op: make_op(op, c, stride) for op in OPS})
+                edges[edge(node, index)] = shared[key]
+        self.edges = nn.ModuleDict(edges)
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, pairs) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
@@ -54,7 +71,7 @@ class Supernet(nn.Module):
     """The CIFAR layout of DARTS (stem of 3C channels, reductions at 1/3 and 2/3), every
     operation on every edge."""
 
-    def __init__(self, c: int, classes: int, layers: int, stem_multiplier: int = 3):
+    def __init__(self, c: int, classes: int, layers: int, stem_multiplier: int = 3, sharing: Sharing = "edge"):
         super().__init__()
         self.c, self.classes, self.layers, self.stem_multiplier = c, classes, layers, stem_multiplier
         self.stem = Stem("cifar", c, stem_multiplier)
@@ -63,7 +80,7 @@ class Supernet(nn.Module):
         for i in range(layers):
             reduction = i in reduction_cells(layers)
             c_curr = 2 * c_curr if reduction else c_curr
-            self.cells.append(SuperCell(c_prev_prev, c_prev, c_curr, reduction, reduction_prev))
+            self.cells.append(SuperCell(c_prev_prev, c_prev, c_curr, reduction, reduction_prev, sharing))
             reduction_prev = reduction
             c_prev_prev, c_prev = c_prev, len(NODES) * c_curr
         self.global_pooling = nn.AdaptiveAvgPool2d(1)

@@ -34,7 +34,7 @@ import time
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable, Literal, NamedTuple
 
 import torch
 from pydantic import BaseModel
@@ -107,6 +107,7 @@ class SupernetSpec(BaseModel):
     seed: int
     allowed: dict[str, list[str]] | None = None  # a refined space (LAPT); None: the whole space
     mix: float = 0.0  # share of steps whose path is drawn from the whole space instead of `allowed`
+    sharing: Literal["edge", "node", "cell"] = "edge"  # which edges share weights (darts_supernet.SuperCell)
 
     def key(self) -> str:
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
@@ -135,7 +136,7 @@ def supernet(spec: SupernetSpec, folder: Path, data: Data, progress: Progress | 
 
 def _new_supernet(spec: SupernetSpec, classes: int) -> Supernet:
     torch.manual_seed(spec.seed)
-    return Supernet(spec.channels, classes, spec.cells).to(memory_format=FORMAT)
+    return Supernet(spec.channels, classes, spec.cells, sharing=spec.sharing).to(memory_format=FORMAT)
 
 
 def _optimizer(model: nn.Module, lr: float, momentum: float, weight_decay: float) -> torch.optim.SGD:
