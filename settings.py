@@ -176,7 +176,13 @@ class DartsSettings(BaseModel):
     cells: int = Field(5, ge=3, description="supernet cells, reductions at 1/3 and 2/3 (DARTS search network: 8)")
     image_size: int = Field(16, ge=8, description="input side in pixels the networks train on (paper: 32)")
     epochs: int = Field(30, gt=0, description="supernet training epochs (LAPT Table 1: 30)")
+    min_steps: int = Field(1000, ge=0, description="supernet optimizer steps at least, epochs added on a small "
+                           "dataset (digits: 10 steps an epoch; measured: 300 steps left the supernet near chance, "
+                           "loss 2.0, 1,000 steps loss 0.8; paper scale: 0, 30 epochs of CIFAR are 11,700 steps)")
     batch_size: int = Field(128, gt=0, description="supernet batch (DARTS: 64; 128 halves the steps on a CPU)")
+    sharing: Literal["edge", "node", "cell"] = Field(
+        "edge", description="which edges of a supernet cell share an operation's weights: edge (DARTS's one-shot "
+        "model: none), node (a node's inputs of one stride), cell (every edge of one stride)")
     lr: float = Field(0.05, gt=0, description="SGD learning rate, cosine-annealed (DARTS: 0.025 at batch 64)")
     momentum: float = Field(0.9, ge=0, lt=1)
     weight_decay: float = Field(3e-4, ge=0)
@@ -355,7 +361,8 @@ PAPER_SCALE = {"llmatic": {"generations": 20, "batch": 100, "initial": 10},
                             "batch_size": 64},  # the batch size is not in the paper: 64, as before
                # LAPT's DARTS protocol (seed 003, section 4.1, Table 1) on DARTS's networks (Liu et al. 2018):
                # the search network's width and depth for the supernet, the evaluation network's recipe.
-               "darts": {"channels": 16, "cells": 8, "image_size": 32, "epochs": 30, "batch_size": 64, "lr": 0.025,
+               "darts": {"channels": 16, "cells": 8, "image_size": 32, "epochs": 30, "min_steps": 0, "batch_size": 64,
+                         "lr": 0.025,
                          "standalone_channels": 36, "standalone_cells": 20, "standalone_epochs": 600,
                          "standalone_batch": 96, "standalone_lr": 0.025, "auxiliary_weight": 0.4, "drop_path": 0.2},
                "lapt": {"source_samples": 5000}}

@@ -26,8 +26,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads (cli.p
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SMOKE = {"channels": 4, "cells": 3, "image_size": 8, "epochs": 1, "standalone_channels": 4, "standalone_cells": 3,
-         "standalone_epochs": 1}
+SMOKE = {"channels": 4, "cells": 3, "image_size": 8, "epochs": 1, "min_steps": 0, "standalone_channels": 4,
+         "standalone_cells": 3, "standalone_epochs": 1}
 
 
 def ranks(values: list[float]) -> list[float]:
@@ -85,7 +85,8 @@ def main() -> None:
                         help="where the supernet and the trainings are kept (resumable)")
     parser.add_argument("--smoke", action="store_true", help="tiny networks, 3 architectures, 1 epoch")
     parser.add_argument("--jobs", type=int, default=1, help="stand-alone trainings at once (processes, 1 thread each)")
-    parser.add_argument("--sharing", default="edge", help="supernet weight sharing: edge (DARTS), node, cell")
+    parser.add_argument("--sharing", default=None, help="supernet weight sharing: edge (DARTS), node, cell (default: "
+                        "the search's)")
     args = parser.parse_args()
 
     from settings import DartsSettings
@@ -93,14 +94,16 @@ def main() -> None:
     from spaces import darts_train
 
     settings = DartsSettings(**(SMOKE if args.smoke else {}))
+    sharing = args.sharing or settings.sharing
     if args.standalone_epochs:
         settings = settings.model_copy(update={"standalone_epochs": args.standalone_epochs})
     n = 3 if args.smoke else args.archs
     data = darts_train.load_data(args.dataset, settings.image_size, args.work / ".datasets")
+    epochs = darts_train.epochs_for(len(data.x_train), settings.batch_size, settings.epochs, settings.min_steps)
     spec = darts_train.SupernetSpec(dataset=args.dataset, image_size=settings.image_size, channels=settings.channels,
-                                    cells=settings.cells, epochs=settings.epochs, batch_size=settings.batch_size,
+                                    cells=settings.cells, epochs=epochs, batch_size=settings.batch_size,
                                     lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay,
-                                    train_subset=settings.train_subset, seed=args.seed, sharing=args.sharing)
+                                    train_subset=settings.train_subset, seed=args.seed, sharing=sharing)
     started = time.perf_counter()
     supernet = darts_train.supernet(spec, darts_train.folder_of(args.work / "supernets", spec), data)
     supernet_seconds = time.perf_counter() - started
@@ -128,7 +131,7 @@ def main() -> None:
                      "test_acc": report["test_acc"], "train_seconds": report["train_seconds"]})
         print(f"{k + 1}/{n}: estimate {estimate:.2f}  stand-alone val {report['val_acc']:.2f} "
               f"test {report['test_acc']:.2f}", flush=True)
-    out = {"dataset": args.dataset, "archs": n, "seed": args.seed, "sharing": args.sharing,
+    out = {"dataset": args.dataset, "archs": n, "seed": args.seed, "sharing": sharing, "supernet_epochs": epochs,
            "settings": settings.model_dump(),
            "spearman_test": round(spearman(estimates, [r["test_acc"] for r in rows]), 3),
            "spearman_val": round(spearman(estimates, [r["val_acc"] for r in rows]), 3),
@@ -136,7 +139,7 @@ def main() -> None:
            "supernet_seconds": round(supernet_seconds, 1), "load": os.getloadavg(), "rows": rows}
     print(json.dumps({k: v for k, v in out.items() if k not in ("rows", "settings")}))
     if not args.smoke:
-        target = ROOT / "bench" / "supernet-correlation" / f"{args.dataset}-{args.sharing}.json"
+        target = ROOT / "bench" / "supernet-correlation" / f"{args.dataset}-{sharing}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(out, indent=1))
 

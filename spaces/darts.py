@@ -249,12 +249,14 @@ class DartsSpace(Space):
         return self.runs_dir / ".supernets"
 
     def _spec(self, dataset: str, allowed, mix: float, seed: int):
-        from spaces.darts_train import SupernetSpec
+        from spaces.darts_train import SupernetSpec, epochs_for
 
         s = self.settings
+        images = min(len(self._data(dataset).x_train), s.train_subset or 1 << 62)
         return SupernetSpec(dataset=dataset, image_size=s.image_size, channels=s.channels, cells=s.cells,
-                            epochs=s.epochs, batch_size=s.batch_size, lr=s.lr, momentum=s.momentum,
-                            weight_decay=s.weight_decay, train_subset=s.train_subset, seed=seed, allowed=allowed, mix=mix)
+                            epochs=epochs_for(images, s.batch_size, s.epochs, s.min_steps), batch_size=s.batch_size,
+                            lr=s.lr, momentum=s.momentum, weight_decay=s.weight_decay, train_subset=s.train_subset,
+                            seed=seed, allowed=allowed, mix=mix, sharing=s.sharing)
 
     def _supernet(self, spec, root: Path):
         from spaces import darts_train

@@ -113,6 +113,12 @@ class SupernetSpec(BaseModel):
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
 
 
+def epochs_for(images: int, batch_size: int, epochs: int, min_steps: int) -> int:
+    """`epochs`, or more where that many epochs make fewer than `min_steps` optimizer steps."""
+    per_epoch = max(images // batch_size, 1)
+    return max(epochs, -(-min_steps // per_epoch))
+
+
 def folder_of(root: Path, spec: SupernetSpec) -> Path:
     return Path(root) / f"{spec.dataset}-{spec.key()}"
 

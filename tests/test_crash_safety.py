@@ -140,7 +140,7 @@ def test_two_searches_at_once_share_the_memory_without_damage(tmp_path, monkeypa
 def test_kill_9_during_supernet_training_resumes_the_epoch_and_never_retrains(tmp_path, monkeypatch):
     """darts: the supernet trains in the search process, a checkpoint per epoch; a kill -9 while it
     trains loses at most the epoch in progress, and once trained it is never trained again."""
-    for key, value in {"CHANNELS": 4, "CELLS": 3, "IMAGE_SIZE": 8, "EPOCHS": 12, "BATCH_SIZE": 32,
+    for key, value in {"CHANNELS": 4, "CELLS": 3, "IMAGE_SIZE": 8, "EPOCHS": 12, "MIN_STEPS": 0, "BATCH_SIZE": 32,
                        "STANDALONE_CHANNELS": 4, "STANDALONE_CELLS": 3, "STANDALONE_EPOCHS": 1}.items():
         monkeypatch.setenv(f"ARCHAGENTS_DARTS__{key}", str(value))
     runs = tmp_path / "runs"

@@ -25,7 +25,7 @@ SPACE = get("darts")
 OPS_KEPT = ["sep_conv_3x3", "skip_connect"]
 LEARNED = {p: (OPS_KEPT if p.endswith("_op") else list(c[:2])) for p, c in G.POSITIONS.items()}
 WIDER = {p: (["sep_conv_3x3", "dil_conv_3x3"] if p.endswith("_op") else list(c[-2:])) for p, c in G.POSITIONS.items()}
-TINY = {"channels": 4, "cells": 3, "image_size": 8, "epochs": 1, "batch_size": 16, "bn_batches": 1,
+TINY = {"channels": 4, "cells": 3, "image_size": 8, "epochs": 1, "min_steps": 0, "batch_size": 16, "bn_batches": 1,
         "standalone_channels": 4, "standalone_cells": 3, "standalone_epochs": 1, "standalone_batch": 16}
 
 
