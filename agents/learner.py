@@ -151,14 +151,15 @@ def as_layer_list(space: Positional, arch: str) -> str:
     return "[" + ", ".join(space.ops(arch)) + "]"
 
 
-def stats_text(stats: list[OpStat]) -> str:
-    """One line per position, operations by their share of the top: `op top%/rest%`."""
+def stats_text(stats: list[OpStat], per_position: int | None = None) -> str:
+    """One line per position, operations by their share of the top: `op top%/rest%` (the first
+    `per_position` of them where a space has many: DARTS's 32 positions of up to 8)."""
     by_position: dict[str, list[OpStat]] = {}
     for row in stats:
         by_position.setdefault(row.position, []).append(row)
     lines = []
     for position, rows in by_position.items():
-        ranked = sorted(rows, key=lambda r: -r.top_freq)
+        ranked = sorted(rows, key=lambda r: -r.top_freq)[:per_position]
         lines.append(f"{position}: " + ", ".join(f"{r.op} {100 * r.top_freq:.0f}%/{100 * r.rest_freq:.0f}%"
                                                  for r in ranked))
     return "\n".join(lines)
@@ -190,10 +191,12 @@ def mentioned(space: Positional, text: str) -> tuple[set[str], set[str]]:
     """(operations, positions) of the space that `text` names, by name or a common word for it."""
     lower = text.lower()
     positions = {p for p in space.positions() if p.lower() in lower}
-    ops = set()
-    for op in {op for choices in space.positions().values() for op in choices}:
-        if op.lower() in lower or any(kind(op) and re.search(pattern, lower) for kind, pattern in KINDS):
-            ops.add(op)
+    names = sorted({op for choices in space.positions().values() for op in choices}, key=len, reverse=True)
+    ops = {op for op in names if op.lower() in lower}
+    rest = lower  # a common word counts only outside the exact names ("3x3" of sep_conv_3x3 is not dil_conv_3x3)
+    for name in names + sorted(positions, key=len, reverse=True):
+        rest = rest.replace(name.lower(), " ")
+    ops |= {op for op in names if any(kind(op) and re.search(pattern, rest) for kind, pattern in KINDS)}
     return ops, positions
 
 
@@ -203,7 +206,7 @@ def vet(space: Positional, texts: list[str], stats: list[OpStat]) -> tuple[list[
     kept, dropped, seen = [], [], set()
     for text in texts:
         text = ENUMERATION.sub("", " ".join(text.split()))
-        reason = sentence_problem(text) or _foreign(text) or None
+        reason = sentence_problem(text) or _foreign(space, text) or None
         ops, positions = mentioned(space, text)
         if reason is None and not ops and not positions:
             reason = "names no operation or position of this space"
@@ -242,9 +245,16 @@ def _misquoted(text: str, ops: set[str], positions: set[str], stats: list[OpStat
     return None
 
 
-def _foreign(text: str) -> str | None:
-    match = FOREIGN.search(text)
-    return f"names an operation this space does not have ({match.group(0)})" if match else None
+def _foreign(space: Positional, text: str) -> str | None:
+    """The first operation the text names that the space lacks (DARTS has sep_conv_*, max_pool_*:
+    what is foreign to NB201 is not foreign there)."""
+    own = {op.lower() for choices in space.positions().values() for op in choices}
+    for match in FOREIGN.finditer(text):
+        word = match.group(0).lower()
+        if any(op.startswith(word) for op in own) or (word == "depthwise" and any("sep_conv" in op for op in own)):
+            continue
+        return f"names an operation this space does not have ({match.group(0)})"
+    return None
 
 
 MIN_COUNT = 5  # architectures needed on each side before a principle can contradict the statistics
@@ -312,6 +322,16 @@ def statistical_principles(space: Positional, stats: list[OpStat], k: int, n: in
 # --- the three ways to ask ----------------------------------------------------------------------
 
 
+def _shown(space: Positional) -> int:
+    return getattr(space, "examples_shown", 50)
+
+
+def answer_tokens(space: Positional, max_ops: int, principles: bool) -> int:
+    """Room for the smallest complete answer: per position its name and `max_ops` operations
+    (~8 tokens each), and five principles of up to PRINCIPLE_CHARS characters."""
+    return len(space.positions()) * (8 + 8 * max_ops) + (5 * PRINCIPLE_CHARS // 3 if principles else 0) + 50
+
+
 def _examples(space: Positional, top: list[tuple[str, float]]) -> str:
     return "\n".join(f"{i}. {as_layer_list(space, arch)} -> {score:.2f}" for i, (arch, score) in enumerate(top, 1))
 
@@ -322,15 +342,16 @@ def _numbered(principles: list[Principle]) -> str:
 
 def _fields(space: Positional, dataset: str, max_ops: int, stats: list[OpStat], k: int, n: int) -> dict:
     return {"problem": space.describe(dataset), "positions": ", ".join(space.positions()), "max_ops": max_ops,
-            "stats": stats_text(stats), "k": k, "rest": max(n - k, 0)}
+            "stats": stats_text(stats, getattr(space, "stats_shown", None)), "k": k, "rest": max(n - k, 0)}
 
 
 def learn(asker: Asker, space: Positional, dataset: str, scored: list[tuple[str, float]], k: int, journal: Journal,
           step: int, max_ops: int = 2, min_cells: int = 1) -> tuple[Principles, Usage]:
     """Principles and a refined space from a task's scored architectures (section 3.2): the top k
-    are shown (at most 50) with the statistics of the top k against the rest."""
+    are shown (at most the space's `examples_shown`, 50) with the statistics of the top k
+    against the rest."""
     stats = op_table(space, scored, k)
-    top = sorted(scored, key=lambda item: -item[1])[:min(k, 50)]
+    top = sorted(scored, key=lambda item: -item[1])[:min(k, _shown(space))]
     prompt = LEARN.format(examples=_examples(space, top), **_fields(space, dataset, max_ops, stats, k, len(scored)))
     return _ask(asker, space, prompt, stats, k, journal, step, max_ops, min_cells)
 
@@ -352,7 +373,7 @@ def adapt(asker: Asker, space: Positional, dataset: str, current: Principles, sc
     when the search improved, else describe the operations the principles leave out.  Either
     way the statistics are those of what the search evaluated on this task."""
     stats = op_table(space, scored, k)
-    top = sorted(scored, key=lambda item: -item[1])[:k]
+    top = sorted(scored, key=lambda item: -item[1])[:min(k, _shown(space))]
     fields = {**_fields(space, dataset, max_ops, stats, k, len(scored)), "principles": _numbered(current.principles),
               "refined": "; ".join(f"{p}: {', '.join(ops)}" for p, ops in current.refined.items())}
     if improved:
@@ -371,7 +392,8 @@ def _ask(asker: Asker | None, space: Positional, prompt: str, stats: list[OpStat
     schema = refined_schema(space.proposal_schema, max_ops) if keep is not None else \
         principles_schema(space.proposal_schema, max_ops)
     # No asker: the no-model twin (--designer none), whose principles are the statistics' alone.
-    answer, usage = asker.ask([SystemMessage(SYSTEM), HumanMessage(prompt)], schema, journal, step) \
+    answer, usage = asker.ask([SystemMessage(SYSTEM), HumanMessage(prompt)], schema, journal, step,
+                              answer_tokens=answer_tokens(space, max_ops, keep is None)) \
         if asker is not None else (None, Usage())
     suggested = None
     if answer is not None:

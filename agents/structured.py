@@ -78,16 +78,20 @@ class Asker(BaseModel, arbitrary_types_allowed=True):
 
     def ask(self, messages: list[BaseMessage], schema: type[T], journal: Journal, step: int,
             retries: int = 2, temperature: float | None = None, seed: int | None = None,
-            tag: dict | None = None) -> tuple[T | None, Usage]:
+            tag: dict | None = None, answer_tokens: int | None = None) -> tuple[T | None, Usage]:
         """One structured answer (or None after `retries` failed parses) and the usage it cost.
         `temperature` and `seed` override the model's own for this call, where it has them; `tag`
-        is journaled with the prompt and every answer."""
+        is journaled with the prompt and every answer.  `answer_tokens` raises the model's
+        max_tokens to at least that for this call (a schema whose smallest answer is longer than
+        the role's limit would be cut short every time: LAPT's refined DARTS space, 32 positions)."""
         tag = tag or {}
         journal.append(step, "prompt", role=self.role, model=self.label,
                        data={"schema": schema.__name__, "messages": [_dump(m) for m in messages],
                              "temperature": temperature, "seed": seed, **tag})
         usage = Usage()
-        model = _with_sampling(self.model, temperature=temperature, seed=seed)
+        limit = getattr(self.model, "max_tokens", None)
+        room = max(answer_tokens, limit or 0) if answer_tokens and limit is not None else None
+        model = _with_sampling(self.model, temperature=temperature, seed=seed, max_tokens=room)
         conversation = list(messages)
         attempt = 0
         while attempt <= retries:

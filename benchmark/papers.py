@@ -85,6 +85,10 @@ PRESETS: dict[str, dict] = {
                                   "ablate_model": True, "settings": {"min_flops_m": 270, "max_flops_m": 330}},
     "lapt-nb201": {"graphs": ["lapt", "prior", *BASELINE_GRAPHS], "space": "nb201", "datasets": ["cifar10", "cifar100"],
                    "budgets": [20], "seeds": 20, "llm_seeds": 20},
+    # LAPT's DARTS protocol (Table 1) at the CPU default: LAPT's 420 evaluations through the supernet
+    # (20 + 2 rounds x 10 generations x 20), REA and random search at the same number.
+    "lapt-darts-digits": {"graphs": ["lapt", "rea", "random"], "space": "darts", "datasets": ["digits"],
+                          "budgets": [420], "seeds": 3, "llm_seeds": 3},
     "lapt-transnas101": {"graphs": ["lapt", "prior", *BASELINE_GRAPHS], "space": "transnas101",
                          "datasets": ["class_object", "class_scene", "room_layout", "autoencoder", "normal",
                                       "segmentsemantic"], "budgets": [50], "seeds": 25, "llm_seeds": 25},

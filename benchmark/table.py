@@ -14,6 +14,11 @@ same (GENIUS and LLMatic: nothing; LAPT: another task), and the optimum of the s
 
 With the no-model twins (`bench --ablate-model`), a model graph's row also gives what the
 model added: the mean over paired seeds of graph minus twin, with a 95% t-interval.
+
+A space without a table (DARTS, evaluated through a supernet) has no rank and no optimum: the
+score is the test accuracy of the best-by-validation architecture trained stand-alone, read
+from the training report the run left in its folder (standalone/*/report.json), and the curve
+is the best validation estimate so far.
 """
 
 from __future__ import annotations
@@ -101,7 +106,8 @@ def score_run(run_path: Path) -> RunScore | None:
         if val is not None and (best_val is None or val > best_val):
             best_arch, best_key, best_val = arch, key, val
         if best_arch is not None:
-            curve.append(final(best_arch, best_key)[0])
+            score = final(best_arch, best_key)[0]  # darts: only the final best is trained stand-alone
+            curve.append(score if score is not None else best_val)
     test, rank = final(best_arch, best_key) if best_arch else (None, None)
     return RunScore(run_id=run_path.name, graph=settings.graph, space=settings.space, dataset=settings.dataset,
                     budget=settings.budget, seed=settings.seed, evaluations=len(seen), best_arch=best_arch,
@@ -112,12 +118,15 @@ def score_run(run_path: Path) -> RunScore | None:
 
 
 def _finals(settings, run_path: Path):
-    """(arch, canonical form) -> (score, rank): the space's table, looked up once; for a trained space
-    the test accuracy in the run's own saved training report (sandbox/<job>/report.json), never a
-    new training."""
-    from spaces.base import Trained, has
+    """(arch, canonical form) -> (score, rank): the space's table, looked up once; for a space
+    evaluated through a supernet (darts) the test accuracy of the best trained stand-alone at the
+    run's end (standalone/<job>/report.json); for a trained space the test accuracy in the run's own
+    saved training report (sandbox/<job>/report.json).  Never a new training."""
+    from spaces.base import Trained, WeightShared, has
 
     space = _space(settings.space)
+    if has(space, WeightShared):
+        return lambda arch, key: (_trained(run_path, space, arch), None)
     if not has(space, Trained):
         return lambda arch, key: _final(space.name, arch, settings.dataset)
     reports = {}
@@ -130,6 +139,17 @@ def _finals(settings, run_path: Path):
         return report.get("test_acc") if report.get("test_acc") is not None else report.get("val_acc"), None
 
     return final
+
+
+def _trained(run_path: Path, space, arch: str | None) -> float | None:
+    """Test accuracy of `arch` trained stand-alone, from the report the run's final step left."""
+    if arch is None:
+        return None
+    for report in sorted((run_path / "standalone").glob("*/report.json")):
+        data = json.loads(report.read_text())
+        if space.canonical(data["arch"]) == space.canonical(arch):
+            return data["test_acc"]
+    return None
 
 
 def _sources(run_path: Path) -> dict[str, str]:
@@ -287,6 +307,11 @@ def markdown(grid: Grid, table: list[Row]) -> str:
         "test accuracy of the best-by-validation architecture" + (
             " (its training's held-out test split; no table: no rank, no optimum)" if _optimum(grid.space, grid.datasets[0])
             is None else "")
+    from spaces.base import WeightShared, has
+
+    if has(_space(grid.space), WeightShared):
+        metric = ("test accuracy of the best-by-validation architecture (validation: its supernet estimate) trained "
+                  "stand-alone once at the end; no table, so no rank and no optimum")
     lines = [f"# Benchmark {grid.name}: {grid.space}", "",
              f"Score: {metric}, mean ± std over seeds (population std). Rank: among all architectures of the "
              "space by that score. Knowledge: what the runs used besides their own evaluations (none: only "

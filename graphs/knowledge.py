@@ -15,7 +15,7 @@ is knowledge the user asked for:
   principles stored; `--memory off` reads none of it.
 
 `of_run` is the `knowledge` of result.json, of the journal's run line and of every bench row:
-"none", or a list of {task, source (table | memory), what}.
+"none", or a list of {task, source (table | memory | supernet), what}.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from errors import UserError
-from spaces.base import Networked, Positional, Tabular, has
+from spaces.base import Networked, Positional, Tabular, WeightShared, has
 
 if TYPE_CHECKING:
     from memory.journal import Journal
@@ -109,7 +109,8 @@ def check(settings: "Settings", space: "Space") -> None:
     if settings.memory == "off" and settings.designer_memory:
         raise UserError("--designer-memory reads the memory, and --memory off says not to: drop one of them")
     task = source_task(settings, space)
-    if task is not None and not has(space, Tabular) and settings.memory == "off":
+    computed = settings.graph == "lapt" and has(space, WeightShared)  # LAPT scores a darts source through a supernet
+    if task is not None and not has(space, Tabular) and not computed and settings.memory == "off":
         raise UserError(f"{space.name} has no table of {task[1]}: its results can only come from the memory, "
                         "and --memory off says not to read it")
 
@@ -152,10 +153,16 @@ def declared(settings: "Settings", space: "Space") -> list[dict]:
     items: list[dict] = []
     task = source_task(settings, space)
     if task is not None:
-        what = {"lapt": f"principles and first population from its {settings.lapt.learn_samples} best architectures",
-                "prior": f"operation frequencies of its {settings.lapt.learn_samples} best architectures"}.get(
+        best = settings.lapt.samples(space)
+        what = {"lapt": f"principles and first population from its {best} best architectures",
+                "prior": f"operation frequencies of its {best} best architectures"}.get(
             settings.graph, f"prior evidence: operation frequencies of its {PRIOR_SAMPLES} best architectures")
-        items.append({"task": "/".join(task), "source": "table" if has(space, Tabular) else "memory", "what": what})
+        source = "table" if has(space, Tabular) else "memory"
+        if settings.graph == "lapt" and has(space, WeightShared):  # darts: a random sample scored through a supernet
+            samples = settings.lapt.source_samples or space.lapt.source_samples
+            source, what = "supernet", (f"principles and first population from the {best} best of {samples} random "
+                                        "architectures scored through a supernet trained on it (unless stored)")
+        items.append({"task": "/".join(task), "source": source, "what": what})
     if settings.principles_from:
         items.append({"task": settings.principles_from, "source": "memory",
                       "what": "stored principles in the designer's prompt"})

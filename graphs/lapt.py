@@ -35,6 +35,7 @@ starts from the whole space and learns the principles from the target task's own
 from __future__ import annotations
 
 import random
+import time
 
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -51,8 +52,8 @@ from graphs.remember import open_memory
 from graphs.state import SearchState
 from memory.store import Principle, PrincipleSet
 from settings import LAPTSettings, Settings
-from spaces.base import Positional, Tabular, Trial
-from spaces.refined import Individual, RefinedSpace, age, full_space, members, rea_child, refine, sample_new, widen
+from spaces.base import Evaluation, Positional, Tabular, Trial, WeightShared, has
+from spaces.refined import Individual, RefinedSpace, age, full_space, omega, refine, widen
 from tools.op_stats import op_table, top_of
 
 NAME = "lapt"
@@ -107,7 +108,8 @@ class LAPTState(SearchState):
 
 
 STATE = LAPTState
-REQUIRES: tuple[type, ...] = (Positional, Tabular)
+# A table to learn from and search in, or a supernet to estimate with (DARTS): `check` says which.
+REQUIRES: tuple[type, ...] = (Positional,)
 
 
 def config(settings: Settings, space=None) -> LAPTSettings:
@@ -187,10 +189,15 @@ def rounds_for(cfg: LAPTSettings, budget: int) -> int:
 
 
 def check(settings: Settings, space) -> None:
-    """Before the run folder is made: a usable source task (or the no-transfer ablation)."""
+    """Before the run folder is made: a space with a table or a supernet, a usable source task
+    (or the no-transfer ablation) whose data is there."""
+    if not (has(space, Tabular) or has(space, WeightShared)):
+        raise UserError(f"graph lapt needs a benchmark table or a supernet to evaluate with; {space.name} has neither")
     cfg = config(settings, space)
     if cfg.ablation != "no-transfer":
-        source_task_of(settings, space)
+        _, dataset = source_task_of(settings, space)
+        if has(space, WeightShared):  # its supernet trains on the source's images
+            space.check_dataset(dataset, settings.training.cifar10)
 
 
 def source_task(ctx: RunContext) -> tuple[str, str]:
@@ -211,9 +218,9 @@ def min_cells(cfg: LAPTSettings) -> int:
 
 
 def transfer(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
-    """Start from the source task: its stored principles (learned now from its table if none are
-    stored), their refined space for this task, and its best architectures as the first
-    population (the transferred knowledge a search can use at once, section 3.2)."""
+    """Start from the source task: its stored principles (learned now from its best architectures
+    if none are stored), their refined space for this task, and its best architectures as the
+    first population (the transferred knowledge a search can use at once, section 3.2)."""
     ctx, cfg = runtime.context, config(runtime.context.settings, runtime.context.space)
     if cfg.ablation == "no-transfer":
         ctx.journal.append(0, "run", data={"event": "lapt_transfer", "source": None})
@@ -225,7 +232,7 @@ def transfer(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
     if stored is not None:  # what an earlier run learned: knowledge from memory, stated in the result
         knowledge.note(ctx.journal, 0, {"task": task, "source": "memory",
                                         "what": f"principles version {stored.version} stored by run {stored.run_id}"})
-    scored = top_of(ctx.space, dataset, ctx.space.size)  # the source's whole table, best first
+    scored = source_scores(ctx, dataset, cfg, stored)
     if stored is None:
         learned, usage = learner.learn(ctx.askers.get("learner"), ctx.space, dataset, scored, cfg.learn_samples,
                                        ctx.journal, 0, cfg.max_ops, min_cells(cfg))
@@ -236,6 +243,8 @@ def transfer(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
             version = memory.save_principles(task, learned.principles, scored[:cfg.learn_samples], learned.refined,
                                              run_id=ctx.run_id)
             stored = memory.principles(task, version)
+            if not has(ctx.space, Tabular):  # the source's best architectures, where no table keeps them
+                _remember_source(ctx, dataset, scored[:cfg.learn_samples])
     order = learner.ranking(op_table(ctx.space, scored, cfg.learn_samples))
     if stored.refined:
         refined = widen(refine(ctx.space, stored.refined), order, min_cells(cfg))
@@ -254,6 +263,28 @@ def transfer(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
             "source_version": stored.version, "seeds": seeds}
 
 
+def source_scores(ctx: RunContext, dataset: str, cfg: LAPTSettings, stored: PrincipleSet | None) -> list[tuple[str, float]]:
+    """What the source task knows, best first: its whole table (benchmarks), or (a space without
+    one, DARTS) the architectures stored principles were learned from, else `source_samples`
+    random architectures scored through a supernet trained on the source (section 4.1: 5,000
+    on CIFAR-100), computed once beside the runs and shared by every run that transfers from it."""
+    if has(ctx.space, Tabular):
+        return top_of(ctx.space, dataset, ctx.space.size)
+    if stored is not None and stored.evidence:
+        return sorted(stored.evidence, key=lambda item: -item[1])
+    started = time.perf_counter()
+    scored = ctx.space.scored_sample(dataset, cfg.source_samples)
+    ctx.journal.append(0, "archive", data={"lapt_source": f"{ctx.space.name}/{dataset}", "samples": len(scored),
+                                           "best": scored[:3], "seconds": round(time.perf_counter() - started, 1)})
+    return scored
+
+
+def _remember_source(ctx: RunContext, dataset: str, top: list[tuple[str, float]]) -> None:
+    space = ctx.space
+    evaluations = [Evaluation(arch=arch, canonical=space.canonical(arch), val_acc=score) for arch, score in top]
+    open_memory(ctx.settings).add_evaluations(space, dataset, f"{ctx.run_id}-source", evaluations)
+
+
 # --- search ---------------------------------------------------------------------------------
 
 
@@ -264,11 +295,13 @@ def search(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
     ctx, cfg = runtime.context, config(runtime.context.settings, runtime.context.space)
     index = len(state.rounds) + 1
     refined = state.refined or full_space(ctx.space)
-    pool = members(ctx.space, refined)
-    if not pool:  # Omega_r has no architecture in the table (possible on the TransNAS subset)
+    pool = omega(ctx.space, refined)
+    if not pool.size:  # Omega_r has no architecture in the table (possible on the TransNAS subset)
         ctx.journal.append(index, "error", data={"lapt": "refined space empty in the table; searching the full space",
                                                  "refined": refined.allowed})
-        pool = members(ctx.space, full_space(ctx.space))
+        pool = omega(ctx.space, full_space(ctx.space))
+    if has(ctx.space, WeightShared):
+        bind_supernet(ctx, state, refined, cfg)
     rng = random.Random(f"{ctx.settings.seed}:lapt:{index}")
     seen = {ctx.space.canonical(t.arch) for t in state.trials}  # networks, not strings (spaces/refined.py)
     trials, population = list(state.trials), list(state.population)
@@ -283,8 +316,8 @@ def search(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
         if seeded:
             arch = seeds.pop(0)
         else:
-            arch = sample_new(pool, seen, rng, ctx.space.canonical) if initial else \
-                rea_child(ctx.space, population, pool, seen, cfg.tournament, rng)
+            arch = pool.fresh(seen, rng) if initial else \
+                pool.child(population, seen, cfg.tournament, rng, cfg.crossover, cfg.mutation)
         if arch is None:
             break
         evaluation = nodes.evaluate_arch(ctx, arch, len(trials) + 1)
@@ -296,7 +329,7 @@ def search(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
         if evaluation.val_acc is not None:
             population = age(population, Individual(arch=arch, fitness=evaluation.val_acc), cfg.population)
     new = [t for t in trials[len(state.trials):] if t.val_acc is not None]
-    round_ = Round(index=index, principles=state.principles, refined=refined, members=len(pool),
+    round_ = Round(index=index, principles=state.principles, refined=refined, members=pool.size,
                    evaluations=len(new), best=max((t.val_acc for t in new), default=None))
     if not any(e.kind == "archive" and e.step == index and "lapt_round" in e.data for e in ctx.journal.events()):
         ctx.journal.append(index, "archive", data={"lapt_round": round_.model_dump()})  # once, also on resume
@@ -304,8 +337,19 @@ def search(state: LAPTState, runtime: Runtime[RunContext]) -> dict:
               "rounds": state.rounds + [round_]}
     if not new and state.rounds and state.rounds[-1].evaluations == 0:
         update.update(done=True, stop_reason=f"two rounds in a row found no architecture left to evaluate in the "
-                                             f"refined space ({len(pool)} members), after {len(trials)} evaluations")
+                                             f"refined space ({pool.size} members), after {len(trials)} evaluations")
     return update
+
+
+def bind_supernet(ctx: RunContext, state: LAPTState, refined: RefinedSpace, cfg: LAPTSettings) -> None:
+    """The target's supernet (section 4.1: one "that covers the refined search space", pre-trained on
+    the target task): trained over the first round's Omega_r, `supernet_mix` of its steps drawn
+    from the whole space so that the operations a later round's adaptation adds have trained
+    weights too.  One supernet for every round, so scores of different rounds compare (one
+    retrained per round would make the population's fitness and Algorithm 2's Base incomparable)."""
+    first = state.rounds[0].refined if state.rounds else refined
+    whole = first.allowed == full_space(ctx.space).allowed
+    ctx.space.use_supernet(None if whole else first.allowed, cfg.supernet_mix)
 
 
 # --- adapt ----------------------------------------------------------------------------------
@@ -357,7 +401,11 @@ def learn_principles(settings: Settings, asker, journal) -> tuple[PrincipleSet, 
     space = spaces.get(settings.space)
     dataset = space.resolve_dataset(settings.dataset)
     cfg = settings.lapt.resolved(space)
-    scored = top_of(space, dataset, space.size)
+    if has(space, Tabular):
+        scored = top_of(space, dataset, space.size)
+    else:  # a random sample scored through the task's supernet (kept beside the runs, like a search's)
+        space.configure(settings.model_copy(update={"dataset": dataset}), journal.path.parent)
+        scored = space.scored_sample(dataset, cfg.source_samples)
     learned, _ = learner.learn(asker, space, dataset, scored, cfg.learn_samples, journal, 0, cfg.max_ops,
                                min_cells(cfg))
     memory = open_memory(settings)

@@ -42,6 +42,6 @@ def check(settings: Settings, space) -> None:
 
 def propose(state: SearchState, runtime: Runtime[RunContext]) -> dict:
     ctx, step = runtime.context, state.step + 1
-    top, _ = knowledge.source_top(ctx.settings, ctx.space, ctx.settings.lapt.learn_samples)
+    top, _ = knowledge.source_top(ctx.settings, ctx.space, ctx.settings.lapt.samples(ctx.space))
     table = op_stats.frequencies(ctx.space, [arch for arch, _ in top])
     return {"step": step, "pool": search.prior(ctx, state, nodes.seeded(ctx, step), table, 1)}

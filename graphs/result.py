@@ -46,7 +46,8 @@ def summarise(state: SearchState, ctx: RunContext) -> dict:
     result["contribution"] = contribution(by_source, state.evaluations, settings)
     if best is not None:
         report = ctx.space.final_report(best.arch, settings.dataset)
-        result["best"] = {**report.model_dump(), "step": best.step, "source": best.source}
+        result["best"] = {**report.model_dump(), "search_val_acc": best.val_acc, "step": best.step,
+                          "source": best.source}
     return result
 
 

@@ -48,7 +48,7 @@ def prepare(settings: Settings) -> Settings:
         trained = ", ".join(n for n, c in spaces.REGISTRY.items() if isinstance(c(), spaces.Trained))
         raise UserError(f"--data is what networks are trained on; {space.name} is a benchmark table (spaces that train: "
                         f"{trained})")
-    if hasattr(space, "check_settings"):  # torch-code: is the CIFAR-10 archive there? nb201: is --nb201-api official?
+    if hasattr(space, "check_settings"):  # trained spaces (torch-code, darts): is the data there? nb201: is --nb201-api official?
         space.check_settings(settings)
     for role in variant.roles(settings):
         check_provider(settings.models.for_role(role))

@@ -5,8 +5,9 @@ has) plus one line in SPACES below; a test or a plugin can `register` one at run
 
 from errors import UserError
 from spaces.base import (Coded, Evaluation, FinalReport, Networked, Positional, SearchSpace, Space, Tabular,
-                         Trained, Trial, lacking)
+                         Trained, Trial, WeightShared, lacking)
 from spaces.channel_bench import ChannelMobileNetSpace, ChannelResNetSpace
+from spaces.darts import DartsSpace
 from spaces.mobilenetv2 import MobileNetV2Space
 from spaces.nas_bench_macro import NASBenchMacroSpace
 from spaces.nb201 import NB201Space
@@ -14,11 +15,11 @@ from spaces.torch_code import TorchCodeSpace
 from spaces.transnas101 import TransNAS101Space
 
 SPACES: tuple[type[Space], ...] = (NB201Space, TransNAS101Space, TorchCodeSpace, NASBenchMacroSpace, ChannelResNetSpace,
-                                   ChannelMobileNetSpace, MobileNetV2Space)
+                                   ChannelMobileNetSpace, MobileNetV2Space, DartsSpace)
 REGISTRY: dict[str, type[Space]] = {cls.name: cls for cls in SPACES}
 
 __all__ = ["Coded", "Evaluation", "FinalReport", "Networked", "Positional", "SearchSpace", "Space", "Tabular", "Trained",
-           "Trial", "REGISTRY", "get", "register", "lacking"]
+           "Trial", "WeightShared", "REGISTRY", "get", "register", "lacking"]
 
 
 def register(cls: type[Space]) -> type[Space]:

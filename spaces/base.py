@@ -11,6 +11,8 @@ space declares what else it can do by having the verbs of a capability:
   archive's descriptors and the edit prompts of the LLM mutation.
 - `Trained`: evaluation trains a network; the space is bound to a run (`configure`) and
   can start a training without waiting for it (`submit`).
+- `WeightShared`: evaluation inherits weights from a supernet trained on the task (DARTS):
+  refined spaces are sampled rather than enumerated, and a supernet can cover one.
 
 A graph lists the capabilities it needs (`REQUIRES`); `graphs.run.prepare` refuses a
 space that lacks one before the run folder is made.  A space never imports an agent, a
@@ -91,6 +93,7 @@ class FinalReport(BaseModel):
     of: int | None
     flops_m: float | None
     params_m: float | None
+    notes: dict[str, float | int | str] = {}  # what else the space measured (DARTS: the trained network, the estimate)
 
 
 class LAPTDefaults(BaseModel):
@@ -104,6 +107,10 @@ class LAPTDefaults(BaseModel):
     # The dataset/task the principles are learned on; None for a space with one task, where
     # LAPT can only learn from the target's own search (the no-transfer setting, section 5).
     source: str | None
+    learn_samples: int = 50      # architectures the principles are learned from (DARTS: 100)
+    crossover: float = 0.0       # REA crossover probability (DARTS: 0.5)
+    mutation: float = 1.0        # REA mutation probability (DARTS: 0.5)
+    source_samples: int | None = None  # a space without a table: random architectures scored on the source
 
 
 class Space:
@@ -127,6 +134,9 @@ class Space:
     # Evidence (cost, training-free proxies) costs no training and no sandbox: the Critic may rank whole
     # pools by it and the graph's contained search may add its candidates (graphs/nodes.py contained).
     cheap_evidence: ClassVar[bool] = True
+    # Architectures a learner prompt shows at most (LAPT: 50); fewer where one is long (DARTS: 32
+    # positions), so that the prompt fits a small model's context.
+    examples_shown: ClassVar[int] = 50
 
     def resolve_dataset(self, dataset: str) -> str:
         """The canonical dataset name; an unknown one is a UserError that lists the accepted names."""
@@ -237,6 +247,24 @@ class Networked(Protocol):
     def network(self, arch: str, dataset: str) -> tuple[Callable[[], Any], tuple[int, ...], int]: ...
 
 
+@runtime_checkable
+class WeightShared(Protocol):
+    """Evaluation is an estimate with weights inherited from a supernet trained on the task
+    (DARTS), not a table look-up.  There is no list of every architecture, so a refined space
+    (`allowed`: choices per position) is sampled, not enumerated; a supernet can be trained
+    over a refined space (`use_supernet`); and what a source task knows is a random sample of
+    its architectures scored through its own supernet (`scored_sample`, LAPT section 4.1)."""
+
+    size: int
+
+    def sample_in(self, allowed: dict[str, list[str]], rng: random.Random) -> str: ...
+    def contains_in(self, allowed: dict[str, list[str]], arch: str) -> bool: ...
+    def neighbours_in(self, arch: str, allowed: dict[str, list[str]]) -> list[str]: ...
+    def crossover(self, first: str, second: str, rng: random.Random) -> str: ...
+    def use_supernet(self, allowed: dict[str, list[str]] | None, mix: float) -> None: ...
+    def scored_sample(self, dataset: str, n: int) -> list[tuple[str, float]]: ...
+
+
 @functools.cache
 def _has(cls: type, capability: type) -> bool:
     return all(hasattr(cls, name) for name in capability.__protocol_attrs__) \
@@ -253,7 +281,8 @@ CAPABILITIES: dict[type, str] = {Tabular: "a benchmark table (all_archs, size)",
                                  Positional: "one operation per position (positions, ops, from_ops)",
                                  Coded: "code representation (to_code, from_code, descriptors, edits)",
                                  Trained: "trained evaluation (submit, measure)",
-                                 Networked: "a buildable PyTorch network (network)"}
+                                 Networked: "a buildable PyTorch network (network)",
+                                 WeightShared: "a weight-sharing supernet (sample_in, use_supernet, scored_sample)"}
 
 
 def lacking(space: Space, required: tuple[type, ...]) -> list[str]:

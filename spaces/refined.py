@@ -11,6 +11,11 @@ REA (Real et al. 2019; LAPT section 4.2, Table 1, mutation probability 1): a tou
 another kept operation, the child replaces the oldest individual.  Written by hand: it is
 twenty lines, and the library versions (NASLib) bring mutable torch graphs and a dataset
 loader with them.
+
+A space without a table (DARTS, `WeightShared`: ~10^18 architectures) cannot be enumerated:
+`omega` then draws Omega_r's members from the allowed choices (`Draws`), and REA's child is
+the paper's DARTS setting (Table 1): a crossover of two tournament winners with probability
+`crossover`, a mutation with probability `mutation` (always, when the child is not new).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Callable, get_args
 
 from pydantic import BaseModel
 
-from spaces.base import SearchSpace
+from spaces.base import SearchSpace, WeightShared, has
 
 
 def positions(space: SearchSpace) -> dict[str, tuple[str, ...]]:
@@ -36,6 +41,8 @@ class RefinedSpace(BaseModel):
     repaired: list[str] = []  # positions left with no valid op by the answer, kept whole
 
     def contains(self, space: SearchSpace, arch: str) -> bool:
+        if has(space, WeightShared):  # e.g. a DARTS node's two terms fit their layers in either order
+            return space.contains_in(self.allowed, arch)
         return all(op in self.allowed[p] for p, op in space.to_proposal(arch).items())
 
     def size(self) -> int:
@@ -155,3 +162,58 @@ def age(population: list[Individual], child: Individual, size: int) -> list[Indi
     """Regularised evolution: the child joins, the oldest leaves once the population is full."""
     population = population + [child]
     return population[-size:]
+
+
+# --- Omega_r as REA draws from it ------------------------------------------------------------
+
+TRIES = 200  # draws before a refined space without a table counts as exhausted
+
+
+class Members:
+    """Omega_r of a benchmark table: its members, enumerated (NB201, TransNAS-Bench-101)."""
+
+    def __init__(self, space: SearchSpace, refined: RefinedSpace):
+        self.space, self.pool = space, members(space, refined)
+        self.size = len(self.pool)
+
+    def fresh(self, seen: set[str], rng: random.Random) -> str | None:
+        return sample_new(self.pool, seen, rng, self.space.canonical)
+
+    def child(self, population: list[Individual], seen: set[str], tournament: int, rng: random.Random,
+              crossover: float = 0.0, mutation: float = 1.0) -> str | None:
+        return rea_child(self.space, population, self.pool, seen, tournament, rng)
+
+
+class Draws:
+    """Omega_r of a space without a table (DARTS): members drawn from the allowed choices."""
+
+    def __init__(self, space: SearchSpace, refined: RefinedSpace):
+        self.space, self.allowed = space, refined.allowed
+        self.size = min(refined.size(), space.size)
+
+    def fresh(self, seen: set[str], rng: random.Random) -> str | None:
+        for _ in range(TRIES):
+            arch = self.space.sample_in(self.allowed, rng)
+            if self.space.canonical(arch) not in seen:
+                return arch
+        return None
+
+    def child(self, population: list[Individual], seen: set[str], tournament: int, rng: random.Random,
+              crossover: float = 0.0, mutation: float = 1.0) -> str | None:
+        """A tournament winner, crossed with a second winner (probability `crossover`; by node, so
+        the child stays inside Omega_r), mutated inside Omega_r (probability `mutation`, or when
+        the child is a network evaluated already); a fresh draw when no new child is found."""
+        if not population:
+            return self.fresh(seen, rng)
+        child = tournament_parent(population, tournament, rng).arch
+        if crossover and rng.random() < crossover:
+            child = self.space.crossover(child, tournament_parent(population, tournament, rng).arch, rng)
+        if rng.random() < mutation or self.space.canonical(child) in seen:
+            options = [arch for arch in self.space.neighbours_in(child, self.allowed)
+                       if self.space.canonical(arch) not in seen]
+            child = rng.choice(options) if options else None
+        return child if child is not None else self.fresh(seen, rng)
+
+
+def omega(space: SearchSpace, refined: RefinedSpace) -> Members | Draws:
+    return Draws(space, refined) if has(space, WeightShared) else Members(space, refined)

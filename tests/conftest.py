@@ -2,6 +2,8 @@
 
 import os
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads: cli.py says why
+
 import pytest
 
 pytest_plugins = ["tests.recorded"]  # the `recorded_run` fixture: a small GENIUS run for the inspection tests

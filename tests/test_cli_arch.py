@@ -48,6 +48,18 @@ def test_arch_gives_a_table_s_metrics(capsys, monkeypatch):
     assert set(report) >= {"canonical", "valid", "error", "flops_m", "params_m", "val_acc", "test_acc"}
 
 
+DARTS_V2 = ("Genotype(normal=[('sep_conv_3x3', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 1), "
+            "('sep_conv_3x3', 1), ('skip_connect', 0), ('skip_connect', 0), ('dil_conv_3x3', 2)], normal_concat=[2, 3, 4, 5], "
+            "reduce=[('max_pool_3x3', 0), ('max_pool_3x3', 1), ('skip_connect', 2), ('max_pool_3x3', 1), ('max_pool_3x3', 0), "
+            "('skip_connect', 2), ('skip_connect', 2), ('max_pool_3x3', 1)], reduce_concat=[2, 3, 4, 5])")
+
+
+def test_a_published_genotype_pastes_in_whole(capsys, monkeypatch):
+    """Longer than a file name may be: read as the architecture, not as a path (DARTS_V2: 3.35 M)."""
+    code, out, _ = main(capsys, monkeypatch, "arch", "darts", DARTS_V2, "--dataset", "cifar10", "--json")
+    assert code == 0 and json.loads(out)["params_m"] == pytest.approx(3.35, abs=0.005)
+
+
 @pytest.mark.parametrize("space,arch,message", [
     ("mobilenetv2", GENIUS_329.replace(", 0]", "]"), "this one has 29"),
     ("mobilenetv2", GENIUS_329.replace("[1,", "[7,"), "operation id 7 at layer 2"),

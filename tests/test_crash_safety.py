@@ -134,3 +134,40 @@ def test_two_searches_at_once_share_the_memory_without_damage(tmp_path, monkeypa
     stored = memory.best_architectures("nb201", "cifar10", 1000)
     runs = {s["run_id"] for s in stored}
     assert len(runs) == 2 and len(stored) >= 30  # both searches' cells, readable afterwards
+
+
+@pytest.mark.slow
+def test_kill_9_during_supernet_training_resumes_the_epoch_and_never_retrains(tmp_path, monkeypatch):
+    """darts: the supernet trains in the search process, a checkpoint per epoch; a kill -9 while it
+    trains loses at most the epoch in progress, and once trained it is never trained again."""
+    for key, value in {"CHANNELS": 4, "CELLS": 3, "IMAGE_SIZE": 8, "EPOCHS": 12, "MIN_STEPS": 0, "BATCH_SIZE": 32,
+                       "STANDALONE_CHANNELS": 4, "STANDALONE_CELLS": 3, "STANDALONE_EPOCHS": 1}.items():
+        monkeypatch.setenv(f"ARCHAGENTS_DARTS__{key}", str(value))
+    runs = tmp_path / "runs"
+    child = start(["--graph", "rea", "--space", "darts", "--dataset", "digits", "--budget", "6", "--runs-dir", str(runs)])
+    try:
+        deadline = 0
+        while deadline < 600:  # wait for the second epoch's checkpoint, then kill
+            logs = list(runs.glob("*/supernets/*/epochs.jsonl"))
+            if logs and len(logs[0].read_text().splitlines()) >= 2:
+                break
+            assert child.poll() is None, child.stderr.read()[-2000:]
+            deadline += 1
+            subprocess.run(["sleep", "0.5"])
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+    (run,) = [p for p in runs.iterdir() if not p.name.startswith(".")]
+    resumed = start(["--resume", run.name, "--runs-dir", str(runs)])
+    assert resumed.wait(timeout=1200) == 0, resumed.stderr.read()[-2000:]
+    (log,) = run.glob("supernets/*/epochs.jsonl")
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["epoch"] for r in records] == list(range(1, 13)), "an epoch was skipped"
+    killed = [r["epoch"] for r in records if r["pid"] == child.pid]
+    assert len(killed) >= 2 and killed == list(range(1, len(killed) + 1)), "the killed run's epochs were trained again"
+    assert {r["pid"] for r in records} == {child.pid, resumed.pid}
+    again = start(["--resume", run.name, "--runs-dir", str(runs)])  # finished: nothing trains
+    assert again.wait(timeout=300) == 0 and log.read_text().count("\n") == 12
+    assert json.loads((run / "result.json").read_text())["evaluations"] == 6

@@ -182,3 +182,28 @@ def test_the_no_model_twins_measure_what_the_model_added(tmp_path):
         assert twin_row.tokens_mean == 0 and twin_row.llm_share == 0 and twin_row.delta_mean is None
     assert not any(r.graph.startswith("random (") for r in rows)  # a baseline has no model to take away
     assert "model vs no model" in (tmp_path / "t" / "table.md").read_text()
+
+
+def test_a_darts_bench_scores_the_stand_alone_network_and_states_the_knowledge(tmp_path, monkeypatch):
+    """A space without a table: no rank, no optimum; the score is the stand-alone test accuracy from
+    the run's folder; LAPT's row says where its knowledge came from, the baselines' say none."""
+    import spaces.darts as darts_space
+    from benchmark import table as bench_table
+    from tests.graphs.test_lapt_darts import TINY, answer, generated
+
+    monkeypatch.setattr(darts_space.DartsSpace, "_data", generated)
+    grid = bench_grid.validate(bench_grid.Grid(
+        name="d", graphs=["lapt", "random"], space="darts", datasets=["digits"], budgets=[8], seeds=1,
+        settings={"darts": TINY, "lapt": {"source_samples": 8, "learn_samples": 4, "top_r": 4, "population": 4,
+                                          "generations": 1, "iterations": 1}}))
+    shared = bench_grid.shared_settings(grid, [], None)
+    askers = lambda settings: {"learner": Asker(role="learner", label="scripted", model=Scripted(answers=[answer]))} \
+        if settings.graph == "lapt" else {}  # noqa: E731
+    bench_grid.run(grid, tmp_path, shared, askers=askers)
+    rows = {r.graph: r for r in bench_table.write(tmp_path / "d", grid)}
+    assert rows["lapt"].knowledge == "darts/mnist (supernet)"
+    assert rows["random"].knowledge == "none" and rows["random"].optimum is None and rows["random"].rank_mean is None
+    run = next((tmp_path / "d" / "runs").glob("random-*"))
+    result = json.loads((run / "result.json").read_text())
+    assert rows["random"].score_mean == result["best"]["test_acc"]
+    assert "| knowledge |" in (tmp_path / "d" / "table.md").read_text()
