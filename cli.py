@@ -601,6 +601,8 @@ def bench(
     fields["name"] = name or preset or f"{fields['space']}-b{'-'.join(map(str, fields['budgets']))}"
     grid = bench_grid.validate(bench_grid.Grid(jobs=jobs, executor=executor, ray_address=ray_address, **fields))
     path = bench_grid.folder(out, grid.name)
+    if table_only and (path / "grid.json").is_file() and not any(chosen.values()) and preset is None:
+        grid = bench_grid.load(out, grid.name)  # the table of what the grid ran, not of the flags' defaults
     if not table_only:
         shared = bench_grid.shared_settings(grid, model or [], config)
         total = len(grid.cells())

@@ -82,7 +82,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="mobilenetv2: write the result as Markdown here too")
     args = parser.parse_args()
     if args.space == "mobilenetv2":
-        from bench.training_signal_mbv2 import main as mobilenetv2
+        from bench._training_signal_mbv2 import main as mobilenetv2
 
         mobilenetv2(args)
         return

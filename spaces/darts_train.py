@@ -60,32 +60,36 @@ class Data(NamedTuple):
 
 
 def load_data(dataset: str, image_size: int, cache_dir: Path, cifar10: Path | None = None) -> Data:
-    """The dataset's splits as normalised float tensors at `image_size` (cached per process)."""
+    """The dataset's splits as normalised float tensors at `image_size` (cached per process).  The
+    supernet trains in this process on a named dataset (no candidate code runs here: an
+    architecture is a genotype, built by our own code), so it reads the labelled cache directly."""
     from training import datasets
 
     path = datasets.materialise(dataset, Path(cache_dir), cifar10)
-    return _arrays(str(path.resolve()), image_size, datasets.CLASSES[dataset])
+    return _arrays(str(path.resolve()), image_size)
 
 
 @cache
-def _arrays(path: str, image_size: int, classes: int) -> Data:
+def _arrays(path: str, image_size: int) -> Data:
     import numpy as np
 
-    with np.load(path) as arrays:
-        mean = torch.tensor(arrays["mean"], dtype=torch.float32).view(1, -1, 1, 1)
-        std = torch.tensor(arrays["std"], dtype=torch.float32).view(1, -1, 1, 1)
+    from training import datasets
 
-        def images(key: str) -> torch.Tensor:
-            x = (torch.from_numpy(arrays[key]).float() / 255.0 - mean) / std
-            if x.shape[-1] != image_size:
-                x = nn.functional.interpolate(x, size=(image_size, image_size), mode="area")
-            return x.contiguous(memory_format=FORMAT)
+    splits = datasets.load(Path(path))
+    mean = torch.tensor(splits.meta["mean"], dtype=torch.float32).view(1, -1, 1, 1)
+    std = torch.tensor(splits.meta["std"], dtype=torch.float32).view(1, -1, 1, 1)
 
-        def labels(key: str) -> torch.Tensor:
-            return torch.from_numpy(arrays[key].astype("int64"))
+    def images(split: str) -> torch.Tensor:
+        x = (torch.from_numpy(np.array(splits.x[split])).float() / 255.0 - mean) / std
+        if x.shape[-1] != image_size:
+            x = nn.functional.interpolate(x, size=(image_size, image_size), mode="area")
+        return x.contiguous(memory_format=FORMAT)
 
-        return Data(images("x_train"), labels("y_train"), images("x_val"), labels("y_val"), images("x_test"),
-                    labels("y_test"), classes)
+    def labels(split: str) -> torch.Tensor:
+        return torch.from_numpy(splits.y[split].astype("int64"))
+
+    return Data(images("train"), labels("train"), images("val"), labels("val"), images("test"), labels("test"),
+                splits.classes)
 
 
 # --- the supernet ---------------------------------------------------------------------------
