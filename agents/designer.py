@@ -16,7 +16,7 @@ Two ways to ask (settings.designer):
 from __future__ import annotations
 
 import json
-from functools import cache
+from functools import cache, lru_cache
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from typing import Annotated, Literal, Sequence
@@ -292,9 +292,12 @@ def _first_schema(ops: tuple[str, ...], n: int, k: int) -> type[BaseModel]:
 
 
 def _edits_schema(space: Positional, parents: tuple[int, ...], k: int) -> type[BaseModel]:
-    positions = space.positions()
-    ops = _ops_of(space)
-    edit = _edit_model(parents, tuple(positions), ops)
+    return _edits_model(tuple(space.positions()), _ops_of(space), parents, k)
+
+
+@lru_cache(maxsize=256)  # the parents change only when the best list does; building a model costs ~2 ms
+def _edits_model(positions: tuple[str, ...], ops, parents: tuple[int, ...], k: int) -> type[BaseModel]:
+    edit = _edit_model(parents, positions, ops)
     return create_model("Candidates", edits=(list[edit], Field(min_length=k, max_length=k)),
                         architecture=(_layer_list(ops, len(positions)), ...), rationale=_rationale())
 

@@ -36,7 +36,7 @@ if "--spin" not in sys.argv:
 
 from settings import TrainingSettings  # noqa: E402
 from spaces.torch_code import random_network, vet  # noqa: E402
-from training import datasets, executors, jobs  # noqa: E402
+from training import batches, datasets, executors, jobs  # noqa: E402
 
 NET = """import torch
 import torch.nn as nn
@@ -69,10 +69,12 @@ def plain_loop(data_path: Path, epochs: int, train: int, batch: int, threads: in
     namespace: dict = {}
     exec(NET, namespace)  # our own benchmark network, not generated code
     model = namespace["Net"]()
-    with np.load(data_path) as arrays:
-        x = torch.from_numpy(arrays["x_train"][:train]).float() / 255.0
-        y = torch.from_numpy(arrays["y_train"][:train]).long()
-        x = (x - torch.from_numpy(arrays["mean"]).view(1, -1, 1, 1)) / torch.from_numpy(arrays["std"]).view(1, -1, 1, 1)
+    data = batches.open_data(str(data_path), {"train_subset": train})  # the cache folder the sandbox reads
+    x = torch.from_numpy(np.array(data["x"]["train"])).float() / 255.0
+    y = torch.from_numpy(np.array(data["y_train"])).long()
+    mean = torch.tensor(data["meta"]["mean"], dtype=torch.float32).view(1, -1, 1, 1)
+    std = torch.tensor(data["meta"]["std"], dtype=torch.float32).view(1, -1, 1, 1)
+    x = (x - mean) / std
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)

@@ -181,7 +181,7 @@ def note(journal: "Journal", step: int, item: dict) -> None:
 def of_run(settings: "Settings", space: "Space", journal: "Journal | None" = None) -> str | list[dict]:
     """The run's `knowledge`: "none", or every item it used (declared, then noted while running)."""
     items = declared(settings, space)
-    for event in journal.events() if journal is not None else ():
+    for event in journal.events(("run",)) if journal is not None else ():
         if event.kind == "run" and event.data.get("event") == "knowledge" and event.data["knowledge"] not in items:
             items.append(event.data["knowledge"])
     return items or "none"

@@ -15,7 +15,7 @@ def summarise(state: SearchState, ctx: RunContext) -> dict:
     for trial in state.trials:
         if trial.evaluation is not None:
             by_source[trial.source] = by_source.get(trial.source, 0) + 1
-    events = list(ctx.journal.events())
+    events = list(ctx.journal.events(("error", "parse_error", "run")))  # faults; the run's first and last lines
     result = {
         "run_id": ctx.run_id,
         "graph": settings.graph,
@@ -41,7 +41,7 @@ def summarise(state: SearchState, ctx: RunContext) -> dict:
         "models": {role: settings.models.for_role(role).label() for role in state.usage},
         "best_so_far": _best_so_far(state),
         "stop_reason": state.stop_reason,
-        "wall_seconds": round(events[-1].ts - events[0].ts, 2) if events else 0.0,
+        "wall_seconds": round(last.ts - events[0].ts, 2) if events and (last := ctx.journal.last()) else 0.0,
     }
     result["contribution"] = contribution(by_source, state.evaluations, settings)
     if best is not None:

@@ -87,7 +87,9 @@ class _Derived:
             self.trials.append(trial)
             if not trial.accepted:
                 self.rejected.append(trial)
-            if trial.evaluation is not None and trial.evaluation.val_acc is not None:
+            if trial.evaluation is not None and trial.evaluation.val_acc is None:
+                self.index.fail(trial)
+            elif trial.evaluation is not None:
                 self.evaluated.append(trial)
                 self.index.add(trial)
                 self.standings.add(trial)

@@ -29,7 +29,7 @@ ARGS = {
     "genius": ["--graph", "genius", "--designer", "genius", "--budget", "8"],
     "llmatic": ["--graph", "llmatic", "--budget", "14", "--batch", "4"],
     "lapt": ["--graph", "lapt", "--dataset", "cifar100"],
-    "rea": ["--graph", "rea", "--budget", "400"],
+    "rea": ["--graph", "rea", "--budget", "4000"],
 }
 
 

@@ -2,7 +2,7 @@ from agents.critic import check_rules, choose_with_llm, rank
 from agents.structured import Asker
 from memory.journal import Journal
 from spaces import get
-from spaces.base import Trial
+from spaces.base import Evaluation, Trial
 from tests.fakes import Scripted
 
 SPACE = get("nb201")
@@ -23,6 +23,15 @@ def test_duplicate_is_rejected_with_the_step():
 def test_isomorphic_cell_is_rejected():
     verdict = check_rules(SPACE, "cifar10", ISO_2, evaluated(A, ISO_1), None, None)
     assert not verdict.accept and verdict.kind == "isomorphic" and ISO_1 in verdict.reason
+
+
+def test_a_network_whose_evaluation_failed_is_not_evaluated_again():
+    failed = Trial(step=3, arch=ISO_1, source="flops",
+                   evaluation=Evaluation(arch=ISO_1, canonical=SPACE.canonical(ISO_1), failure="crashed"))
+    for again in (ISO_1, ISO_2):  # the same string, and the same network written otherwise
+        verdict = check_rules(SPACE, "cifar10", again, [failed], None, None)
+        assert not verdict.accept and verdict.kind == "duplicate" and "failed" in verdict.reason and "step 3" in verdict.reason
+    assert check_rules(SPACE, "cifar10", A, [failed], None, None).accept
 
 
 def test_constraints():

@@ -57,3 +57,18 @@ def test_a_tool_call_journaled_before_a_kill_is_not_paid_for_again(tmp_path, mon
     assert evaluation.val_acc == result["val_acc"]
     kinds = [e.kind for e in resumed.events()]
     assert kinds == ["tool_call", "evaluation"]
+
+
+def test_events_of_some_kinds_and_the_last_event(tmp_path):
+    journal = Journal(tmp_path / "events.jsonl")
+    assert journal.last() is None
+    journal.append(0, "run", data={"event": "started"})
+    for step in range(1, 300):  # past the 64 KiB the tail is first read in
+        journal.append(step, "prompt", data={"messages": "x" * 500})
+    journal.append(300, "error", data={"fault": "timeout"})
+    journal.append(301, "answer", data={"content": '"kind":"run" said inside a line of another kind'})
+    assert [e.kind for e in journal.events(("run", "error"))] == ["run", "error"]
+    assert journal.last().step == 301
+    with (tmp_path / "events.jsonl").open("a") as f:
+        f.write('{"seq": 999, "ts": 1.0, "step": 302, "kind": "ans')  # cut by a crash mid-write
+    assert journal.last().step == 301

@@ -111,6 +111,7 @@ def outcome(request, tmp_path_factory):
     (canary / "secret.txt").write_text(SECRET)
     (canary / "data.bin").write_bytes(bytes(range(256)))
     before = snapshot(canary)
+    earlier = set(children(os.getpid()))  # what earlier tests of the session left is theirs to answer for
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.2)
     port = listener.getsockname()[1]
@@ -150,7 +151,7 @@ def outcome(request, tmp_path_factory):
     return Outcome(sandbox=sandbox, reports={n: r for n, (r, _, _) in done.items()},
                    after={n: a for n, (_, a, _) in done.items()}, reference=reference, zygotes=zygotes,
                    alive=alive, environ=environ, root=root, canary=canary, home=home, before=before,
-                   accepted=accepted)
+                   accepted=accepted, earlier=earlier)
 
 
 @pytest.mark.slow
@@ -211,7 +212,8 @@ def test_no_side_effect_outside_the_sandbox_folders(outcome):
     ours = {pid for pid, _ in outcome.zygotes}
     assert not any(_proc_status(pid) for pid in ours)  # the workers' zygotes ended with their threads
     main_zygote = warm.for_this_thread({}).pid  # the reference's (this thread's), if any
-    assert [pid for pid in children(os.getpid()) if pid != main_zygote] == []
+    left = [pid for pid in children(os.getpid()) if pid != main_zygote and pid not in outcome.earlier]
+    assert left == [], [_cmdline(pid) for pid in left]
 
 
 def _proc_status(pid: int) -> dict[str, str]:
@@ -220,6 +222,14 @@ def _proc_status(pid: int) -> dict[str, str]:
             return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
     except OSError:
         return {}
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return "(ended)"
 
 
 def _environ(pid: int) -> str:
