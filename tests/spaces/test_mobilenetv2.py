@@ -109,3 +109,17 @@ def test_one_candidate_trains_in_the_sandbox_well_above_chance(tmp_path):
     assert evaluation.val_acc > 40 and evaluation.flops_m == pytest.approx(329.41, abs=0.01)  # chance: 10%
     report = space.final_report(json.dumps(GENIUS_329), "digits")
     assert report.test_acc > 40 and report.val_acc == evaluation.val_acc  # the saved report, not a new training
+
+
+@pytest.mark.slow
+def test_a_network_whose_stage_1_starts_with_a_skip_trains(tmp_path):
+    # Its strided 1x1 convolution, written as Conv2d(stride=2) in channels_last, crashed the child
+    # with heap corruption on torch 2.13's CPU build (spaces/mobilenetv2_net.py: skip).
+    skip_first = [0, *GENIUS_329[1:]]
+    space = get("mobilenetv2")
+    settings = load_settings(space="mobilenetv2", dataset="digits", runs_dir=tmp_path,
+                             training={"steps": 150, "lr": 0.003, "eval_subset": 200})
+    space.configure(settings, Path(tmp_path) / "run")
+    evaluation = space.evaluate(json.dumps(skip_first), "digits")
+    assert evaluation.failure is None, evaluation.detail
+    assert evaluation.val_acc > 40
