@@ -166,3 +166,17 @@ def test_a_result_without_predictions_is_a_crash(data):
     forged = sandbox.SandboxResult.model_validate({"val_acc": 100.0, "test_acc": 100.0})
     scored = sandbox._scored(forged, sandbox.TrainJob(code="", data=data))
     assert scored.failure == "crashed" and scored.val_acc is None and "0 val predictions" in scored.detail
+
+
+@child
+@pytest.mark.parametrize("box", ["warm", "cold"])
+def test_a_network_that_crashes_only_in_channels_last_trains_contiguous(data, tmp_path, box):
+    # What torch 2.13's CPU strided 1x1 convolution did to valid networks (spaces/mobilenetv2_net.py)
+    forward = ("import os\n        if not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):\n"
+               "            os.abort()\n        x = self.conv(x)")
+    result = sandbox.run(sandbox.TrainJob(code=net(init="self.conv = nn.Conv2d(3, 3, 1)", forward=forward), data=data,
+                                          batch_size=16, threads=1), tmp_path / "box", 60.0, box)
+    assert result.failure is None and result.channels_last is False, result.detail
+    always = net(forward="import os\n        os.abort()")  # crashes in both layouts: a crash, tried twice
+    result = sandbox.run(sandbox.TrainJob(code=always, data=data, batch_size=16, threads=1), tmp_path / "b2", 60.0, box)
+    assert result.failure == "crashed" and "SIGABRT" in result.detail
