@@ -31,6 +31,7 @@ from __future__ import annotations
 import bisect
 import json
 import math
+import weakref
 from typing import Literal
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -146,16 +147,9 @@ def check_rules(space: SearchSpace, dataset: str, arch: str, evaluated: "list[Tr
                 max_flops_m: float | None, max_params_m: float | None, min_flops_m: float | None = None) -> Verdict:
     """The exact checks, in order of cheapness."""
     evaluated = index(evaluated)
-    try:  # code spaces (torch-code) refuse code they will not run; the reason goes back to the designer
-        space.validate(arch)
-    except UserError as err:
-        return Verdict(accept=False, kind="malformed", reason=f"it cannot be run: {err}")
-    trivial = space.trivial(arch)
-    if trivial is not None:
-        return Verdict(accept=False, kind="at_chance", reason=f"it would score at chance: {trivial}")
-    if has(space, Tabular) and not space.contains(arch):
-        return Verdict(accept=False, kind="not_in_table", reason=f"the {space.name} table does not have it, so it "
-                                                                  "cannot be evaluated")
+    refused = _static_verdict(space, arch)
+    if refused is not None:
+        return refused
     trial = evaluated.by_arch.get(arch)
     if trial is not None:
         return Verdict(accept=False, kind="duplicate",
@@ -183,7 +177,33 @@ def check_rules(space: SearchSpace, dataset: str, arch: str, evaluated: "list[Tr
         if max_params_m is not None and params > max_params_m:
             return Verdict(accept=False, kind="constraint",
                            reason=f"it has {params:.3f} M parameters, above the limit of {max_params_m:g}.")
-    return Verdict(accept=True, kind="ok", reason="new, and within the constraints.")
+    return ACCEPTED
+
+
+ACCEPTED = Verdict(accept=True, kind="ok", reason="new, and within the constraints.")  # one object: read, never changed
+_STATIC: "weakref.WeakKeyDictionary[SearchSpace, dict[str, Verdict | None]]" = weakref.WeakKeyDictionary()
+
+
+def _static_verdict(space: SearchSpace, arch: str) -> Verdict | None:
+    """The checks that depend on the architecture alone, remembered per space: a pool's candidates
+    are checked again every step (86 a step in GENIUS, most of a step's rules time)."""
+    seen = _STATIC.setdefault(space, {})
+    if arch in seen:
+        return seen[arch]
+    verdict = None
+    try:  # code spaces (torch-code) refuse code they will not run; the reason goes back to the designer
+        space.validate(arch)
+    except UserError as err:
+        verdict = Verdict(accept=False, kind="malformed", reason=f"it cannot be run: {err}")
+    if verdict is None and (trivial := space.trivial(arch)) is not None:
+        verdict = Verdict(accept=False, kind="at_chance", reason=f"it would score at chance: {trivial}")
+    if verdict is None and has(space, Tabular) and not space.contains(arch):
+        verdict = Verdict(accept=False, kind="not_in_table", reason=f"the {space.name} table does not have it, so it "
+                                                                       "cannot be evaluated")
+    if len(seen) > 200_000:  # long searches of code: keep memory bounded
+        seen.clear()
+    seen[arch] = verdict
+    return verdict
 
 
 def check_bound(space: SearchSpace, low: float | None, high: float | None) -> None:
