@@ -450,7 +450,7 @@ def _select(ctx: RunContext, state: LLMaticState, archives: Archives, readable: 
     own += search.random_new(ctx, state.model_copy(update={"pool": own}), rng, ctx.settings.pool_random * scale,
                              "random")
     pool += own
-    ranked, record, usage = nodes.rank_pool(ctx, state, pool, gen)
+    ranked, record, usage = nodes.rank_pool(ctx, state, pool, gen, batch)
     update = {"critic_usage": usage} if usage is not None else {}
     ranked = _distinct(ctx, ranked)
     winners = {r.arch for r in ranked[:batch]}

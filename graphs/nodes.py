@@ -156,7 +156,7 @@ def contained(settings: Settings, space) -> bool:
 
 
 def rank_pool(ctx: RunContext, state: SearchState, candidates: list[Trial],
-              step: int) -> tuple[list[critic.Ranked], dict, Usage | None]:
+              step: int, batch: int = 1) -> tuple[list[critic.Ranked], dict, Usage | None]:
     """Rank candidates by evidence and their source's credit (agents/critic.py: allocate), and let
     the critic model pick the first when it has one: (ranked, the pick first; the journal record
     of the decision, with every source's credit; the critic model's usage)."""
@@ -166,7 +166,7 @@ def rank_pool(ctx: RunContext, state: SearchState, candidates: list[Trial],
     evidence = [c.evidence if set(c.evidence) == set(kinds) else  # carried over from an earlier round
                 evidence_tool.gather(ctx.space, c.arch, settings.dataset, kinds, settings.seed, prior)
                 for c in candidates]
-    ranked, credits = critic.allocate(candidates, evidence, state.standings())
+    ranked, credits = critic.allocate(candidates, evidence, state.standings(), batch)
     index, reason, usage = 0, _ranking_reason(ranked, credits), None
     if settings.critic == "llm":
         rationales = {c.arch: c.rationale for c in candidates if c.source in ("llm", "edit")}

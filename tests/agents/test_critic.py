@@ -1,3 +1,5 @@
+import random
+
 from agents.critic import check_rules, choose_with_llm, rank
 from agents.structured import Asker
 from memory.journal import Journal
@@ -108,3 +110,20 @@ def test_standings_kept_up_to_date_equal_those_counted_from_scratch():
             assert kept.mean(group) == (pytest.approx(sum(expected) / len(expected)) if mine else None)
     single = Standings(trials[:1])
     assert single.mean(group_of(trials[0].source)) == 0.5
+
+
+def test_a_batch_is_not_won_whole_by_one_untried_source():
+    from agents.critic import allocate
+
+    rng = random.Random(0)
+    cells = sorted({SPACE.sample_random(rng) for _ in range(60)})[:40]
+    tried = [Trial(step=1, arch=cells[0], source="random", evaluation=SPACE.evaluate(cells[0], "cifar10")),
+             Trial(step=2, arch=cells[1], source="random", evaluation=SPACE.evaluate(cells[1], "cifar10"))]
+    pool = [Trial(step=3, arch=a, source="rea" if i % 2 else "random") for i, a in enumerate(cells[2:34])]
+    evidence = [{"flops": float(i)} for i in range(len(pool))]  # evidence alone favours the later ones
+    one, _ = allocate(pool, evidence, tried)
+    assert {r.source for r in one[:8]} == {"rea"}  # one at a time: the untried source's optimism wins each pick
+    batch, _ = allocate(pool, evidence, tried, batch=8)
+    sources = [r.source for r in batch[:8]]
+    assert sources.count("rea") >= 1 and sources.count("random") >= 2, sources  # the batch is shared
+    assert sorted(r.arch for r in batch) == sorted(r.arch for r in one)  # nothing lost or repeated
