@@ -64,3 +64,52 @@ def test_a_checkpoint_counting_more_than_the_file_holds_is_refused(tmp_path):
     history = History(tmp_path / "history.jsonl", serde())
     with pytest.raises(ValueError, match="incomplete"):
         history.load({"__history__": "trials", "n": 1})
+
+
+def test_the_pool_is_written_once_per_item_and_a_checkpoint_names_its_keys(tmp_path):
+    path = tmp_path / "history.jsonl"
+    history = History(path, serde())
+    pool = [trial(0), trial(1), trial(2)]
+    first = history.intern("pool", pool)
+    carried = history.intern("pool", pool[1:] + [trial(3)])  # two carried over, one new
+    assert first == {"__interned__": "pool", "keys": [0, 1, 2]} and carried["keys"] == [1, 2, 3]
+    assert len(path.read_text().splitlines()) == 4
+    reopened = History(path, serde())
+    assert [t.arch for t in reopened.interned(carried)] == ["a1", "a2", "a3"]
+    assert reopened.interned(first)[0] == pool[0]
+    # loaded items are known again: storing them writes nothing; a new one gets a key after the file's
+    lines = len(path.read_text().splitlines())
+    again = reopened.interned(carried)
+    assert reopened.intern("pool", again + [trial(4)])["keys"] == [1, 2, 3, 4]
+    assert len(path.read_text().splitlines()) == lines + 1
+    import pytest
+
+    with pytest.raises(ValueError, match="incomplete"):
+        History(path, serde()).interned({"__interned__": "pool", "keys": [99]})
+
+
+def test_genius_checkpoints_hold_the_pool_by_keys_and_do_not_grow(tmp_path):
+    run = RunDir.create(prepare(load_settings(runs_dir=tmp_path, graph="genius", designer="none", budget=300,
+                                              evidence=["flops"])))
+    result = execute(run, {})
+    assert result["evaluations"] == 300
+    with closing(sqlite3.connect(run.checkpoint_path)) as db:
+        sizes = [size for (size,) in db.execute("SELECT length(checkpoint) FROM checkpoints ORDER BY rowid")]
+        writes = db.execute("SELECT max(length(value)) FROM writes").fetchone()[0]
+    assert max(sizes[-30:]) - max(sizes[270:300]) < 64 and max(sizes) < 4096, (sizes[270:300], sizes[-30:])
+    assert writes < 4096  # the pool's keys, not its ~75 candidates
+    # and a run resumed from these checkpoints reads its pool back: the last checkpoint's state is whole
+    import itertools
+
+    import graphs
+    from graphs.run import checkpointer, open_checkpoints
+
+    connection = open_checkpoints(run)
+    try:
+        app = graphs.get("genius").build(prepare(run.settings())).compile(checkpointer=checkpointer(connection, run))
+        states = list(itertools.islice(app.get_state_history({"configurable": {"thread_id": run.id}}), 12))
+    finally:
+        connection.close()
+    pools = [s.values["pool"] for s in states if s.values.get("pool")]
+    assert pools and all(isinstance(t, Trial) and t.arch for pool in pools for t in pool)
+    assert len({t.arch for t in pools[0]}) == len(pools[0]) > 10
