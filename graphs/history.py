@@ -60,7 +60,7 @@ class History:
                         self.raw[row["key"]] = (row["type"], row["value"])
                         self.next_key = max(self.next_key, row["key"] + 1)
                         continue
-                    value = self.serde.loads_typed((row["type"], base64.b64decode(row["value"])))
+                    value = self._decode(row["type"], row["value"])
                 except (ValueError, KeyError, TypeError):  # a line cut by a crash mid-write: beyond any checkpoint
                     continue
                 self._put(row["name"], row["index"], value)
@@ -89,9 +89,8 @@ class History:
             start += 1
         lines = []
         for index in range(start, len(values)):
-            kind, blob = self.serde.dumps_typed(values[index])
-            lines.append(json.dumps({"name": name, "index": index, "type": kind,
-                                     "value": base64.b64encode(blob).decode("ascii")}))
+            kind, value = self._encode(values[index])
+            lines.append(json.dumps({"name": name, "index": index, "type": kind, "value": value}))
             self._put(name, index, values[index])
         self._append(lines)
         self.synced[name] = len(values)
@@ -108,9 +107,8 @@ class History:
                     key = hit[1]
                 else:
                     key, self.next_key = self.next_key, self.next_key + 1
-                    kind, blob = self.serde.dumps_typed(item)
-                    self.raw[key] = (kind, base64.b64encode(blob).decode("ascii"))
-                    lines.append(json.dumps({"name": name, "key": key, "type": kind, "value": self.raw[key][1]}))
+                    kind, value = self.raw[key] = self._encode(item)
+                    lines.append(json.dumps({"name": name, "key": key, "type": kind, "value": value}))
                 now[id(item)] = (item, key)
                 keys.append(key)
             self._append(lines)
@@ -123,10 +121,17 @@ class History:
             if missing:
                 raise ValueError(f"{self.path} lacks {len(missing)} {marker[KEYS]} items a checkpoint names: the run "
                                  "folder is incomplete")
-            values = [self.serde.loads_typed((self.raw[k][0], base64.b64decode(self.raw[k][1])))
-                      for k in marker["keys"]]
+            values = [self._decode(*self.raw[k]) for k in marker["keys"]]
             self.recent = ({id(v): (v, k) for v, k in zip(values, marker["keys"])}, self.recent[0])
             return values
+
+    def _encode(self, item: Any) -> tuple[str, str]:
+        """(type, base64 text): one item as a line of the file holds it."""
+        kind, blob = self.serde.dumps_typed(item)
+        return kind, base64.b64encode(blob).decode("ascii")
+
+    def _decode(self, kind: str, value: str) -> Any:
+        return self.serde.loads_typed((kind, base64.b64decode(value)))
 
     def _append(self, lines: list[str]) -> None:
         if lines:

@@ -98,7 +98,7 @@ def test_genius_checkpoints_hold_the_pool_by_keys_and_do_not_grow(tmp_path):
         writes = db.execute("SELECT max(length(value)) FROM writes").fetchone()[0]
     assert max(sizes[-30:]) - max(sizes[270:300]) < 64 and max(sizes) < 4096, (sizes[270:300], sizes[-30:])
     assert writes < 4096  # the pool's keys, not its ~75 candidates
-    # and a run resumed from these checkpoints reads its pool back: the last checkpoint's state is whole
+    # and the latest checkpoints give their pools back whole, as a resumed run reads them
     import itertools
 
     import graphs
